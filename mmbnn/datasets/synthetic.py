@@ -1,0 +1,241 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""A small, deterministic synthetic detection dataset in real VOC and COCO
+layouts, so mmdet's own ``VOCDataset``/``CocoDataset`` and
+``VOCMetric``/``CocoMetric`` run end to end without downloads.
+
+Layout written under ``root``::
+
+    VOCdevkit/VOC2007/Annotations/<id>.xml
+    VOCdevkit/VOC2007/JPEGImages/<id>.jpg
+    VOCdevkit/VOC2007/ImageSets/Main/{trainval,test}.txt
+    annotations/instances_{trainval,test}.json   (COCO, same images)
+    demo_dataset.json                             (parameters; idempotence)
+
+Each image has a smooth random background, clutter (lines, dots, blobs that
+belong to no class) and 1-4 objects of four classes that differ in shape and
+texture: ``circle`` (solid), ``square`` (stripes), ``triangle`` (checker) and
+``cross`` (solid). Colours and sizes vary per object.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Sequence, Tuple
+from xml.etree import ElementTree as ET
+
+import cv2
+import numpy as np
+
+DEMO_CLASSES = ('circle', 'square', 'triangle', 'cross')
+FORMAT_VERSION = 1
+
+
+def _box_iou(a: Sequence[int], b: Sequence[int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return inter / float(area(a) + area(b) - inter)
+
+
+def _texture(rng: np.random.Generator, label: int, h: int, w: int,
+             color: np.ndarray) -> np.ndarray:
+    """A ``h x w x 3`` patch: the class texture in ``color``."""
+    patch = np.empty((h, w, 3), np.float32)
+    patch[:] = color
+    yy, xx = np.mgrid[0:h, 0:w]
+    period = int(rng.integers(4, 8))
+    if label == 1:  # stripes
+        dark = ((xx + yy) // period) % 2 == 0
+    elif label == 2:  # checker
+        dark = ((xx // period) + (yy // period)) % 2 == 0
+    else:
+        dark = np.zeros((h, w), bool)
+    patch[dark] *= 0.35
+    return patch
+
+
+def _shape_mask(label: int, h: int, w: int) -> np.ndarray:
+    mask = np.zeros((h, w), np.uint8)
+    if label == 0:
+        cv2.ellipse(mask, (w // 2, h // 2), (w // 2 - 1, h // 2 - 1), 0, 0,
+                    360, 1, -1)
+    elif label == 1:
+        mask[:] = 1
+    elif label == 2:
+        pts = np.array([[w // 2, 0], [w - 1, h - 1], [0, h - 1]], np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+    else:
+        bw, bh = max(2, w // 3), max(2, h // 3)
+        mask[:, (w - bw) // 2:(w + bw) // 2] = 1
+        mask[(h - bh) // 2:(h + bh) // 2, :] = 1
+    return mask.astype(bool)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    low = rng.uniform(40, 200, size=(3, 3, 3)).astype(np.float32)
+    img = cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC)
+    img += rng.normal(0, 8, img.shape).astype(np.float32)
+    # clutter: thin lines, dots and soft blobs of no class
+    for _ in range(int(rng.integers(3, 8))):
+        p1, p2 = rng.integers(0, size, 2), rng.integers(0, size, 2)
+        cv2.line(img, tuple(map(int, p1)), tuple(map(int, p2)),
+                 tuple(map(float, rng.uniform(0, 255, 3))), 1)
+    for _ in range(int(rng.integers(5, 15))):
+        c = tuple(map(int, rng.integers(0, size, 2)))
+        cv2.circle(img, c, int(rng.integers(1, 3)),
+                   tuple(map(float, rng.uniform(0, 255, 3))), -1)
+    for _ in range(int(rng.integers(1, 3))):
+        c = tuple(map(int, rng.integers(0, size, 2)))
+        axes = tuple(map(int, rng.integers(4, size // 6, 2)))
+        blob = np.zeros_like(img)
+        cv2.ellipse(blob, c, axes, float(rng.uniform(0, 180)), 0, 360,
+                    tuple(map(float, rng.uniform(0, 255, 3))), -1)
+        blob = cv2.GaussianBlur(blob, (0, 0), 3)
+        img = np.where(blob.sum(-1, keepdims=True) > 0,
+                       0.5 * img + 0.5 * blob, img)
+    return img
+
+
+def render_image(rng: np.random.Generator, size: int, min_obj: int,
+                 max_obj: int) -> Tuple[np.ndarray, List[Tuple[int, list]]]:
+    """Draw one image.
+
+    Returns:
+        tuple: ``(uint8 BGR image, [(label, [x1, y1, x2, y2]), ...])`` with
+        pixel-edge box coordinates (``x2``/``y2`` exclusive).
+    """
+    img = _background(rng, size)
+    objects: List[Tuple[int, list]] = []
+    for _ in range(int(rng.integers(1, 5))):
+        for _attempt in range(20):
+            w = int(rng.integers(min_obj, max_obj + 1))
+            h = int(np.clip(w * rng.uniform(0.75, 1.33), min_obj, max_obj))
+            x1, y1 = int(rng.integers(0, size - w)), int(
+                rng.integers(0, size - h))
+            box = [x1, y1, x1 + w, y1 + h]
+            if all(_box_iou(box, b) < 0.1 for _, b in objects):
+                break
+        else:
+            continue
+        label = int(rng.integers(len(DEMO_CLASSES)))
+        # each class has a hue family; brightness and saturation vary
+        base = np.array([[60, 60, 220], [220, 90, 40], [40, 200, 60],
+                         [200, 60, 200]][label], np.float32)
+        color = np.clip(base * rng.uniform(0.6, 1.15) +
+                        rng.normal(0, 20, 3), 0, 255)
+        mask = _shape_mask(label, h, w)
+        patch = _texture(rng, label, h, w, color)
+        region = img[y1:y1 + h, x1:x1 + w]
+        region[mask] = patch[mask]
+        objects.append((label, box))
+    return np.clip(img, 0, 255).astype(np.uint8), objects
+
+
+def _voc_xml(file_name: str, size: int, objects) -> ET.ElementTree:
+    ann = ET.Element('annotation')
+    ET.SubElement(ann, 'folder').text = 'VOC2007'
+    ET.SubElement(ann, 'filename').text = file_name
+    sz = ET.SubElement(ann, 'size')
+    for tag, val in (('width', size), ('height', size), ('depth', 3)):
+        ET.SubElement(sz, tag).text = str(val)
+    ET.SubElement(ann, 'segmented').text = '0'
+    for label, (x1, y1, x2, y2) in objects:
+        obj = ET.SubElement(ann, 'object')
+        ET.SubElement(obj, 'name').text = DEMO_CLASSES[label]
+        ET.SubElement(obj, 'pose').text = 'Unspecified'
+        ET.SubElement(obj, 'truncated').text = '0'
+        ET.SubElement(obj, 'difficult').text = '0'
+        bb = ET.SubElement(obj, 'bndbox')
+        # VOC boxes are 1-based and inclusive
+        for tag, val in (('xmin', x1 + 1), ('ymin', y1 + 1), ('xmax', x2),
+                         ('ymax', y2)):
+            ET.SubElement(bb, tag).text = str(val)
+    tree = ET.ElementTree(ann)
+    ET.indent(tree)
+    return tree
+
+
+def generate_demo_dataset(root: str,
+                          num_trainval: int = 240,
+                          num_test: int = 60,
+                          image_size: int = 128,
+                          min_obj: int = 24,
+                          max_obj: int = 56,
+                          seed: int = 0,
+                          force: bool = False) -> Dict:
+    """Write the demo dataset under ``root`` (see module docstring).
+
+    Idempotent: when ``root/demo_dataset.json`` records the same parameters
+    the files are left as they are.
+
+    Args:
+        root (str): Output folder.
+        num_trainval (int): Images in the ``trainval`` split. Defaults to 240.
+        num_test (int): Images in the ``test`` split. Defaults to 60.
+        image_size (int): Square image side in pixels. Defaults to 128.
+        min_obj (int): Smallest object side. Defaults to 24.
+        max_obj (int): Largest object side. Defaults to 56.
+        seed (int): Seed of the generator. Defaults to 0.
+        force (bool): Regenerate even if up to date. Defaults to False.
+
+    Returns:
+        dict: The parameters and per-split statistics.
+    """
+    if not 0 < min_obj <= max_obj < image_size:
+        raise ValueError('need 0 < min_obj <= max_obj < image_size, got '
+                         f'min_obj={min_obj}, max_obj={max_obj}, '
+                         f'image_size={image_size}')
+    params = dict(format_version=FORMAT_VERSION, num_trainval=num_trainval,
+                  num_test=num_test, image_size=image_size, min_obj=min_obj,
+                  max_obj=max_obj, seed=seed, classes=list(DEMO_CLASSES))
+    manifest = osp.join(root, 'demo_dataset.json')
+    if not force and osp.isfile(manifest):
+        with open(manifest) as f:
+            old = json.load(f)
+        if old.get('params') == params:
+            return old
+    voc = osp.join(root, 'VOCdevkit', 'VOC2007')
+    for sub in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
+        os.makedirs(osp.join(voc, sub), exist_ok=True)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+
+    rng = np.random.default_rng(seed)
+    stats = {}
+    splits = (('trainval', num_trainval), ('test', num_test))
+    index = 0
+    for split, count in splits:
+        ids, images, annotations = [], [], []
+        for _ in range(count):
+            index += 1
+            img_id = f'{index:06d}'
+            img, objects = render_image(rng, image_size, min_obj, max_obj)
+            file_name = f'{img_id}.jpg'
+            cv2.imwrite(osp.join(voc, 'JPEGImages', file_name), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            _voc_xml(file_name, image_size, objects).write(
+                osp.join(voc, 'Annotations', f'{img_id}.xml'))
+            ids.append(img_id)
+            images.append(dict(id=index, file_name=f'VOC2007/JPEGImages/'
+                               f'{file_name}', width=image_size,
+                               height=image_size))
+            for label, (x1, y1, x2, y2) in objects:
+                annotations.append(
+                    dict(id=len(annotations) + 1, image_id=index,
+                         category_id=label + 1, bbox=[x1, y1, x2 - x1,
+                                                      y2 - y1],
+                         area=(x2 - x1) * (y2 - y1), iscrowd=0))
+        with open(osp.join(voc, 'ImageSets', 'Main', f'{split}.txt'),
+                  'w') as f:
+            f.write('\n'.join(ids) + '\n')
+        coco = dict(
+            images=images, annotations=annotations,
+            categories=[dict(id=i + 1, name=n, supercategory='shape')
+                        for i, n in enumerate(DEMO_CLASSES)])
+        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
+                  'w') as f:
+            json.dump(coco, f)
+        stats[split] = dict(images=count, objects=len(annotations))
+    result = dict(params=params, stats=stats)
+    with open(manifest, 'w') as f:
+        json.dump(result, f, indent=2)
+    return result

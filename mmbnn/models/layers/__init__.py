@@ -1,0 +1,4 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+from .rprelu import RPReLU
+
+__all__ = ['RPReLU']

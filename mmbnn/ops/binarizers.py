@@ -1,0 +1,82 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Sign binarizers with named surrogate gradients, and weight scaling.
+
+Every binarizer computes ``sign(x)`` in the forward pass (with ``sign(0) =
++1`` so the output is always +-1) and replaces the zero-almost-everywhere
+derivative of ``sign`` by a named surrogate in the backward pass:
+
+=================  =========================================  ==============
+name               surrogate d sign(x) / dx                    reference
+=================  =========================================  ==============
+``identity``       1                                           BinaryConnect
+``clipped``        1 if |x| <= 1 else 0 (hardtanh)             BNN (Hubara)
+``approx_sign``    2 - 2|x| if |x| <= 1 else 0                 Bi-Real Net
+=================  =========================================  ==============
+"""
+from typing import Callable, Dict
+
+import torch
+from torch import Tensor
+
+SURROGATE_GRADIENTS: Dict[str, Callable[[Tensor], Tensor]] = {
+    'identity': lambda x: torch.ones_like(x),
+    'clipped': lambda x: (x.abs() <= 1).to(x.dtype),
+    'approx_sign': lambda x: (2 - 2 * x.abs()).clamp_(min=0),
+}
+
+WEIGHT_SCALINGS = ('none', 'mean_abs', 'learnable')
+
+
+def check_choice(key: str, value: str, allowed) -> str:
+    """Raise a ``ValueError`` naming ``key`` and ``allowed`` if ``value`` is
+    not one of them.
+
+    Args:
+        key (str): Name of the option, as a user writes it in a config.
+        value (str): The value given.
+        allowed (Iterable[str]): The values accepted.
+
+    Returns:
+        str: ``value`` unchanged.
+    """
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(
+            f'{key}={value!r} is not supported; allowed values: '
+            f'{", ".join(map(repr, allowed))}')
+    return value
+
+
+def hard_sign(x: Tensor) -> Tensor:
+    """``sign`` with ``sign(0) = +1``, so every output is exactly +-1."""
+    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+class _SignWithSurrogate(torch.autograd.Function):
+    """Forward ``hard_sign(x)``; backward ``grad * surrogate(x)``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, surrogate: str) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return hard_sign(x)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, = ctx.saved_tensors
+        return grad_out * SURROGATE_GRADIENTS[ctx.surrogate](x), None
+
+
+def sign_with_surrogate(x: Tensor, surrogate: str = 'clipped') -> Tensor:
+    """Binarize ``x`` to +-1 with a named surrogate gradient.
+
+    Args:
+        x (Tensor): Real-valued input.
+        surrogate (str): One of :data:`SURROGATE_GRADIENTS`.
+            Defaults to ``'clipped'``.
+
+    Returns:
+        Tensor: ``hard_sign(x)``, differentiable through the surrogate.
+    """
+    check_choice('surrogate', surrogate, SURROGATE_GRADIENTS)
+    return _SignWithSurrogate.apply(x, surrogate)

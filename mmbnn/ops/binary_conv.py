@@ -1,0 +1,147 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""``BinaryConv``: a 1-bit ``nn.Conv2d`` usable through mmcv's ``conv_cfg``."""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from .binarizers import (SURROGATE_GRADIENTS, WEIGHT_SCALINGS, check_choice,
+                         sign_with_surrogate)
+
+# Rules that leave a conv real-valued even when its config says BinaryConv.
+KEEP_REAL_RULES = {
+    'kernel_1x1': lambda conv: conv.kernel_size == (1, 1),
+    'rgb_input': lambda conv: conv.in_channels <= 3,
+}
+
+_IntPair = Union[int, Tuple[int, int]]
+
+
+@MODELS.register_module('BinaryConv')
+class BinaryConv(nn.Conv2d):
+    """Conv layer with 1-bit weights and 1-bit input activations.
+
+    The forward pass is ``conv(sign(x - b), alpha * sign(W)) + bias`` computed
+    with ``nn.Conv2d``'s own stride, padding, dilation, groups, bias and
+    padding mode. ``sign`` maps to exactly +-1 (``sign(0) = +1``); zero
+    padding is applied to the binarized input, so border taps see 0. The
+    gradient of ``sign`` is replaced by a named surrogate (see
+    :mod:`mmbnn.ops.binarizers`).
+
+    Registered in MMEngine's root ``MODELS`` (where mmcv keeps ``ConvWS``), so
+    ``conv_cfg=dict(type='BinaryConv', ...)`` works in mmdet's ResNet, FPN and
+    SSDNeck under any default scope.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation,
+            groups, bias, padding_mode: As in ``nn.Conv2d``.
+        binarize_weight (bool): Binarize the weights. Defaults to True.
+        binarize_act (bool): Binarize the input activations. Defaults to True.
+        weight_surrogate (str): Surrogate gradient of the weight sign, one of
+            ``'identity'``, ``'clipped'``, ``'approx_sign'``.
+            Defaults to ``'clipped'``.
+        act_surrogate (str): Surrogate gradient of the activation sign.
+            Defaults to ``'clipped'``.
+        weight_scaling (str): ``'none'`` (alpha = 1), ``'mean_abs'``
+            (per-output-channel mean |W| recomputed every forward, as in
+            XNOR-Net; no gradient flows through alpha) or ``'learnable'``
+            (a per-output-channel parameter initialised to mean |W| at
+            build time). Defaults to ``'mean_abs'``.
+        act_threshold (bool): Learn a per-input-channel threshold ``b``
+            (ReActNet's RSign), initialised to 0. Defaults to False.
+        keep_real (Sequence[str]): Rules under which this conv stays
+            real-valued (a plain ``nn.Conv2d``): ``'kernel_1x1'`` and/or
+            ``'rgb_input'`` (``in_channels <= 3``). Defaults to ().
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: _IntPair,
+                 stride: _IntPair = 1,
+                 padding: Union[str, _IntPair] = 0,
+                 dilation: _IntPair = 1,
+                 groups: int = 1,
+                 bias: bool = True,
+                 padding_mode: str = 'zeros',
+                 device=None,
+                 dtype=None,
+                 *,
+                 binarize_weight: bool = True,
+                 binarize_act: bool = True,
+                 weight_surrogate: str = 'clipped',
+                 act_surrogate: str = 'clipped',
+                 weight_scaling: str = 'mean_abs',
+                 act_threshold: bool = False,
+                 keep_real: Sequence[str] = ()) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride,
+                         padding, dilation, groups, bias, padding_mode,
+                         device, dtype)
+        self.weight_surrogate = check_choice('weight_surrogate',
+                                             weight_surrogate,
+                                             SURROGATE_GRADIENTS)
+        self.act_surrogate = check_choice('act_surrogate', act_surrogate,
+                                          SURROGATE_GRADIENTS)
+        self.weight_scaling = check_choice('weight_scaling', weight_scaling,
+                                           WEIGHT_SCALINGS)
+        if isinstance(keep_real, str):
+            keep_real = (keep_real, )
+        self.keep_real = tuple(
+            check_choice('keep_real', rule, KEEP_REAL_RULES)
+            for rule in keep_real)
+        kept_real = any(KEEP_REAL_RULES[rule](self) for rule in self.keep_real)
+        self.binarize_weight = binarize_weight and not kept_real
+        self.binarize_act = binarize_act and not kept_real
+
+        self.scale: Optional[nn.Parameter] = None
+        if self.binarize_weight and weight_scaling == 'learnable':
+            self.scale = nn.Parameter(self._mean_abs_weight().detach().clone())
+        self.threshold: Optional[nn.Parameter] = None
+        if self.binarize_act and act_threshold:
+            self.threshold = nn.Parameter(
+                torch.zeros(1, in_channels, 1, 1, device=device, dtype=dtype))
+
+    @property
+    def is_binary(self) -> bool:
+        """Whether any operand of this conv is binarized."""
+        return self.binarize_weight or self.binarize_act
+
+    def _mean_abs_weight(self) -> Tensor:
+        return self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+
+    def binary_weight(self) -> Tensor:
+        """The weight used in the forward pass: ``alpha * sign(W)`` (or W)."""
+        if not self.binarize_weight:
+            return self.weight
+        weight = sign_with_surrogate(self.weight, self.weight_surrogate)
+        if self.weight_scaling == 'mean_abs':
+            weight = weight * self._mean_abs_weight().detach()
+        elif self.weight_scaling == 'learnable':
+            weight = weight * self.scale
+        return weight
+
+    def binary_input(self, x: Tensor) -> Tensor:
+        """The input used in the forward pass: ``sign(x - b)`` (or x)."""
+        if not self.binarize_act:
+            return x
+        if self.threshold is not None:
+            x = x - self.threshold
+        return sign_with_surrogate(x, self.act_surrogate)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(
+            self.binary_input(x), self.binary_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        if not self.is_binary:
+            return super().extra_repr() + ', real-valued (keep_real=' + \
+                f'{self.keep_real})'
+        parts = [super().extra_repr()]
+        if self.binarize_weight:
+            parts.append(f'weight=sign[{self.weight_surrogate}]'
+                         f'*{self.weight_scaling}')
+        if self.binarize_act:
+            parts.append(f'act=sign[{self.act_surrogate}]'
+                         + ('-threshold' if self.threshold is not None else ''))
+        return ', '.join(parts)

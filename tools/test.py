@@ -1,0 +1,8 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Test a detector: ``python tools/test.py CONFIG CHECKPOINT [--out x.pkl]
+[--show-dir DIR] [--work-dir DIR] [--cfg-options k=v ...]
+[--launcher {none,pytorch,slurm,mpi}]`` (mmdet's flags)."""
+from mmbnn.apis import run
+
+if __name__ == '__main__':
+    run('test')
