@@ -14,7 +14,8 @@ Layout written under ``root``::
 Each image has a smooth random background, clutter (lines, dots, blobs that
 belong to no class) and 1-4 objects of four classes that differ in shape and
 texture: ``circle`` (solid), ``square`` (stripes), ``triangle`` (checker) and
-``cross`` (solid). Colours and sizes vary per object.
+``cross`` (solid). Colours are random (they carry no class information),
+sizes vary, and unlabeled pentagons and hollow frames act as distractors.
 """
 import json
 import os
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 DEMO_CLASSES = ('circle', 'square', 'triangle', 'cross')
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _box_iou(a: Sequence[int], b: Sequence[int]) -> float:
@@ -96,6 +97,21 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img
 
 
+def _distractors(rng: np.random.Generator, img: np.ndarray) -> None:
+    """Object-like clutter of no class: filled pentagons, hollow frames."""
+    size = img.shape[0]
+    for _ in range(int(rng.integers(0, 3))):
+        r = int(rng.integers(8, size // 6))
+        cx, cy = (int(v) for v in rng.integers(r, size - r, 2))
+        color = tuple(map(float, rng.uniform(0, 255, 3)))
+        if rng.random() < 0.5:
+            ang = rng.uniform(0, 2 * np.pi) + np.arange(5) * 2 * np.pi / 5
+            pts = np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang)], 1)
+            cv2.fillPoly(img, [pts.astype(np.int32)], color)
+        else:
+            cv2.rectangle(img, (cx - r, cy - r), (cx + r, cy + r), color, 2)
+
+
 def render_image(rng: np.random.Generator, size: int, min_obj: int,
                  max_obj: int) -> Tuple[np.ndarray, List[Tuple[int, list]]]:
     """Draw one image.
@@ -105,6 +121,7 @@ def render_image(rng: np.random.Generator, size: int, min_obj: int,
         pixel-edge box coordinates (``x2``/``y2`` exclusive).
     """
     img = _background(rng, size)
+    _distractors(rng, img)
     objects: List[Tuple[int, list]] = []
     for _ in range(int(rng.integers(1, 5))):
         for _attempt in range(20):
@@ -118,11 +135,8 @@ def render_image(rng: np.random.Generator, size: int, min_obj: int,
         else:
             continue
         label = int(rng.integers(len(DEMO_CLASSES)))
-        # each class has a hue family; brightness and saturation vary
-        base = np.array([[60, 60, 220], [220, 90, 40], [40, 200, 60],
-                         [200, 60, 200]][label], np.float32)
-        color = np.clip(base * rng.uniform(0.6, 1.15) +
-                        rng.normal(0, 20, 3), 0, 255)
+        # colour says nothing about the class: shape and texture do
+        color = rng.uniform(0, 255, 3).astype(np.float32)
         mask = _shape_mask(label, h, w)
         patch = _texture(rng, label, h, w, color)
         region = img[y1:y1 + h, x1:x1 + w]
@@ -159,8 +173,8 @@ def generate_demo_dataset(root: str,
                           num_trainval: int = 240,
                           num_test: int = 60,
                           image_size: int = 128,
-                          min_obj: int = 24,
-                          max_obj: int = 56,
+                          min_obj: int = 20,
+                          max_obj: int = 52,
                           seed: int = 0,
                           force: bool = False) -> Dict:
     """Write the demo dataset under ``root`` (see module docstring).
@@ -173,8 +187,8 @@ def generate_demo_dataset(root: str,
         num_trainval (int): Images in the ``trainval`` split. Defaults to 240.
         num_test (int): Images in the ``test`` split. Defaults to 60.
         image_size (int): Square image side in pixels. Defaults to 128.
-        min_obj (int): Smallest object side. Defaults to 24.
-        max_obj (int): Largest object side. Defaults to 56.
+        min_obj (int): Smallest object side. Defaults to 20.
+        max_obj (int): Largest object side. Defaults to 52.
         seed (int): Seed of the generator. Defaults to 0.
         force (bool): Regenerate even if up to date. Defaults to False.
 

@@ -1,0 +1,75 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Every config under configs/ loads and builds its model; the binary ones
+binarize exactly the layers the README lists."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from torch import nn
+
+from mmbnn.ops import BinaryConv
+
+from .conftest import REPO_ROOT
+
+CONFIGS = sorted(
+    osp.relpath(p, REPO_ROOT)
+    for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
+                       recursive=True) if '_base_' not in p)
+
+
+def _build(config):
+    from mmdet.registry import MODELS
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    return cfg, MODELS.build(cfg.model)
+
+
+def test_configs_found():
+    assert 'configs/faster_rcnn_r18_ste_voc.py' in CONFIGS
+    assert 'configs/faster_rcnn_r18_fp_voc.py' in CONFIGS
+    assert 'configs/demo/faster_rcnn_r18_ste_demo.py' in CONFIGS
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds(config, mmdet_scope):
+    cfg, model = _build(config)
+    assert cfg.default_scope == 'mmdet'
+    assert 'mmbnn' in cfg.custom_imports['imports']
+    binary = [n for n, m in model.named_modules()
+              if isinstance(m, BinaryConv) and m.is_binary]
+    if '_fp_' in osp.basename(config):
+        assert binary == []
+        return
+    backbone = [n for n in binary if n.startswith('backbone.')]
+    neck = [n for n in binary if n.startswith('neck.')]
+    depth = cfg.model.backbone.depth
+    assert len(backbone) == {18: 16, 34: 32}[depth]
+    assert sorted(neck) == sorted(
+        [f'neck.lateral_convs.{i}.conv' for i in range(4)] +
+        [f'neck.fpn_convs.{i}.conv' for i in range(4)])
+    assert len(binary) == len(backbone) + len(neck)
+    real = [n for n, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and n not in binary]
+    assert sorted(n for n in real if n.startswith('backbone.')) == [
+        'backbone.conv1', 'backbone.layer2.0.downsample.0',
+        'backbone.layer3.0.downsample.0', 'backbone.layer4.0.downsample.0'
+    ]
+    assert all(n.startswith(('backbone.', 'rpn_head.')) for n in real)
+
+
+@pytest.mark.parametrize(
+    'config', [c for c in CONFIGS if c.startswith('configs/demo/')])
+def test_demo_config_runs_loss_and_predict(config, mmdet_scope):
+    from mmdet.testing import demo_mm_inputs
+    _, model = _build(config)
+    model.init_weights()
+    packed = demo_mm_inputs(2, [[3, 128, 128], [3, 96, 128]], num_classes=4)
+    data = model.data_preprocessor(packed, True)
+    losses = model(**data, mode='loss')
+    assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox'} <= set(losses)
+    model.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(packed, False),
+                      mode='predict')
+    assert len(preds) == 2 and preds[0].pred_instances.bboxes.shape[1] == 4
