@@ -31,8 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest tests
 
 demo: $(STAMP)
-	$(PY) tools/dataset_converters/make_demo_dataset.py $(DEMO_DIR)
-	$(PY) tools/demo.py --work-dir $(DEMO_WORK_DIR)
+	$(PY) tools/demo.py --data-root $(DEMO_DIR) --work-dir $(DEMO_WORK_DIR)
 
 clean-venv:
 	rm -rf $(VENV)

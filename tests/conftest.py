@@ -5,8 +5,12 @@ import warnings
 import pytest
 
 import mmbnn  # noqa: F401  (registers modules)
+from mmbnn.utils import trust_mmengine_checkpoints
 
 warnings.filterwarnings('ignore', message='.*pkg_resources.*')
+
+# the Runner-based tests resume from MMEngine checkpoints they wrote
+trust_mmengine_checkpoints()
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from ..utils import trust_mmengine_checkpoints
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -79,6 +81,7 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     import mmbnn  # noqa: F401  (registers modules if custom_imports is absent)
+    trust_mmengine_checkpoints()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

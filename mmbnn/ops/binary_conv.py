@@ -53,6 +53,11 @@ class BinaryConv(nn.Conv2d):
         keep_real (Sequence[str]): Rules under which this conv stays
             real-valued (a plain ``nn.Conv2d``): ``'kernel_1x1'`` and/or
             ``'rgb_input'`` (``in_channels <= 3``). Defaults to ().
+        compensator (dict, optional): A gradient compensator for the binary
+            path, built from the registry with the conv's geometry, e.g.
+            ``dict(type='SURGE', eta=1.0)`` (see
+            :class:`~mmbnn.surge.SURGECompensator`). Ignored when the conv
+            is kept real. Defaults to None.
     """
 
     def __init__(self,
@@ -74,7 +79,8 @@ class BinaryConv(nn.Conv2d):
                  act_surrogate: str = 'clipped',
                  weight_scaling: str = 'mean_abs',
                  act_threshold: bool = False,
-                 keep_real: Sequence[str] = ()) -> None:
+                 keep_real: Sequence[str] = (),
+                 compensator: Optional[dict] = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride,
                          padding, dilation, groups, bias, padding_mode,
                          device, dtype)
@@ -101,6 +107,14 @@ class BinaryConv(nn.Conv2d):
         if self.binarize_act and act_threshold:
             self.threshold = nn.Parameter(
                 torch.zeros(1, in_channels, 1, 1, device=device, dtype=dtype))
+        self.compensator: Optional[nn.Module] = None
+        if compensator is not None and self.is_binary:
+            self.compensator = MODELS.build(
+                compensator,
+                default_args=dict(
+                    weight_shape=tuple(self.weight.shape),
+                    stride=self.stride, padding=self.padding,
+                    dilation=self.dilation, groups=self.groups))
 
     @property
     def is_binary(self) -> bool:
@@ -129,9 +143,18 @@ class BinaryConv(nn.Conv2d):
             x = x - self.threshold
         return sign_with_surrogate(x, self.act_surrogate)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def binary_forward(self, x: Tensor) -> Tensor:
+        """The conv on binarized operands (or real ones if kept real)."""
         return self._conv_forward(
             self.binary_input(x), self.binary_weight(), self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if (self.compensator is not None and self.training
+                and torch.is_grad_enabled()):
+            if self.compensator.aux_init == 'copy':
+                self.compensator.copy_latent_weight(self.weight)
+            return self.compensator.compensate(x, self.binary_forward)
+        return self.binary_forward(x)
 
     def extra_repr(self) -> str:
         if not self.is_binary:

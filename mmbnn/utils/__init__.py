@@ -1,4 +1,4 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-from .checkpoint import allow_trusted_checkpoints
+from .checkpoint import trust_mmengine_checkpoints
 
-__all__ = ['allow_trusted_checkpoints']
+__all__ = ['trust_mmengine_checkpoints']

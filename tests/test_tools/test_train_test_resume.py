@@ -19,6 +19,7 @@ CONFIG = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_ste_demo.py')
 
 def _tool(name, *args, cwd):
     env = dict(os.environ)
+    # the tools themselves must handle torch >= 2.6's weights_only default
     env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
     proc = subprocess.run(
         [sys.executable, osp.join(REPO_ROOT, 'tools', name), *args],

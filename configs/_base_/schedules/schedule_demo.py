@@ -1,6 +1,6 @@
 # CPU demo schedule: a few epochs of the 240-image demo train split with
 # AdamW and a short warm-up, evaluated once at the end.
-max_epochs = 12
+max_epochs = 10
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')

@@ -10,15 +10,14 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...ops.binarizers import check_choice
 from ..layers import RPReLU
 
 BLOCK_ACTS = ('rprelu', 'prelu', 'hardtanh', 'identity')
 
 
 def _build_block_act(name: str, channels: int) -> nn.Module:
-    if name not in BLOCK_ACTS:
-        raise ValueError(f'block_act={name!r} is not supported; allowed '
-                         f'values: {", ".join(map(repr, BLOCK_ACTS))}')
+    check_choice('block_act', name, BLOCK_ACTS)
     if name == 'rprelu':
         return RPReLU(channels)
     if name == 'prelu':

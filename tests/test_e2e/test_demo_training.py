@@ -1,0 +1,38 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""End to end on CPU: the demo configs train on the synthetic dataset and
+are evaluated from their checkpoints with mmdet's VOCMetric.
+
+Thresholds sit well below what the configs reached when measured (README,
+"Results"), so that they fail on a real regression, not on noise.
+"""
+import json
+import os.path as osp
+
+import pytest
+
+from mmbnn.apis import train_and_evaluate
+
+from ..conftest import REPO_ROOT
+
+# config -> minimum VOC mAP@0.5 on the demo test split
+DEMO_THRESHOLDS = {
+    'configs/demo/faster_rcnn_r18_fp_demo.py': 0.6,
+    'configs/demo/faster_rcnn_r18_ste_demo.py': 0.3,
+}
+
+
+@pytest.fixture(scope='module')
+def demo_data(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('demo_data'))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('config', sorted(DEMO_THRESHOLDS))
+def test_demo_config_trains_and_reaches_map(config, demo_data, tmp_path):
+    result = train_and_evaluate(
+        osp.join(REPO_ROOT, config), str(tmp_path / 'work'), demo_data)
+    mean_ap = result['metrics']['pascal_voc/mAP']
+    print(f'{config}: VOC mAP@0.5 = {mean_ap:.4f}')
+    assert mean_ap >= DEMO_THRESHOLDS[config]
+    with open(tmp_path / 'work' / 'demo_result.json') as f:
+        assert json.load(f)['metrics']['pascal_voc/mAP'] == mean_ap
