@@ -49,22 +49,33 @@ def check_choice(key: str, value: str, allowed) -> str:
 
 def hard_sign(x: Tensor) -> Tensor:
     """``sign`` with ``sign(0) = +1``, so every output is exactly +-1."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
 class _SignWithSurrogate(torch.autograd.Function):
-    """Forward ``hard_sign(x)``; backward ``grad * surrogate(x)``."""
+    """Forward ``hard_sign(x)``; backward ``grad * surrogate(x)``.
+
+    Saves only what the surrogate needs: nothing for ``identity``, a bool
+    mask (1 byte per element) for ``clipped``, ``x`` for ``approx_sign``.
+    """
 
     @staticmethod
     def forward(ctx, x: Tensor, surrogate: str) -> Tensor:
-        ctx.save_for_backward(x)
         ctx.surrogate = surrogate
+        if surrogate == 'clipped':
+            ctx.save_for_backward(x.abs() <= 1)
+        elif surrogate != 'identity':
+            ctx.save_for_backward(x)
         return hard_sign(x)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        x, = ctx.saved_tensors
-        return grad_out * SURROGATE_GRADIENTS[ctx.surrogate](x), None
+        if ctx.surrogate == 'identity':
+            return grad_out, None
+        saved, = ctx.saved_tensors
+        if ctx.surrogate == 'clipped':
+            return grad_out * saved, None
+        return grad_out * SURROGATE_GRADIENTS[ctx.surrogate](saved), None
 
 
 def sign_with_surrogate(x: Tensor, surrogate: str = 'clipped') -> Tensor:

@@ -58,6 +58,11 @@ class BinaryConv(nn.Conv2d):
             ``dict(type='SURGE', eta=1.0)`` (see
             :class:`~mmbnn.surge.SURGECompensator`). Ignored when the conv
             is kept real. Defaults to None.
+        progressive (dict, optional): A progressive binarization rule that
+            replaces ``sign`` on the binarized operands, e.g.
+            ``dict(type='StoMPP')`` (see
+            :class:`~mmbnn.stompp.StoMPPMasking`); the surrogates above then
+            apply only through its ``ste_on_frozen``. Defaults to None.
     """
 
     def __init__(self,
@@ -80,7 +85,8 @@ class BinaryConv(nn.Conv2d):
                  weight_scaling: str = 'mean_abs',
                  act_threshold: bool = False,
                  keep_real: Sequence[str] = (),
-                 compensator: Optional[dict] = None) -> None:
+                 compensator: Optional[dict] = None,
+                 progressive: Optional[dict] = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride,
                          padding, dilation, groups, bias, padding_mode,
                          device, dtype)
@@ -107,6 +113,11 @@ class BinaryConv(nn.Conv2d):
         if self.binarize_act and act_threshold:
             self.threshold = nn.Parameter(
                 torch.zeros(1, in_channels, 1, 1, device=device, dtype=dtype))
+        self.progressive: Optional[nn.Module] = None
+        if progressive is not None and self.is_binary:
+            self.progressive = MODELS.build(
+                progressive,
+                default_args=dict(weight_shape=tuple(self.weight.shape)))
         self.compensator: Optional[nn.Module] = None
         if compensator is not None and self.is_binary:
             self.compensator = MODELS.build(
@@ -128,7 +139,10 @@ class BinaryConv(nn.Conv2d):
         """The weight used in the forward pass: ``alpha * sign(W)`` (or W)."""
         if not self.binarize_weight:
             return self.weight
-        weight = sign_with_surrogate(self.weight, self.weight_surrogate)
+        if self.progressive is not None:
+            weight = self.progressive.binarize_weight(self.weight)
+        else:
+            weight = sign_with_surrogate(self.weight, self.weight_surrogate)
         if self.weight_scaling == 'mean_abs':
             weight = weight * self._mean_abs_weight().detach()
         elif self.weight_scaling == 'learnable':
@@ -141,6 +155,8 @@ class BinaryConv(nn.Conv2d):
             return x
         if self.threshold is not None:
             x = x - self.threshold
+        if self.progressive is not None:
+            return self.progressive.binarize_act(x)
         return sign_with_surrogate(x, self.act_surrogate)
 
     def binary_forward(self, x: Tensor) -> Tensor:
@@ -161,6 +177,12 @@ class BinaryConv(nn.Conv2d):
             return super().extra_repr() + ', real-valued (keep_real=' + \
                 f'{self.keep_real})'
         parts = [super().extra_repr()]
+        if self.progressive is not None:
+            return ', '.join(parts + [
+                f'progressive weight*{self.weight_scaling}'
+                if self.binarize_weight else 'real weight',
+                'progressive act' if self.binarize_act else 'real act'
+            ])
         if self.binarize_weight:
             parts.append(f'weight=sign[{self.weight_surrogate}]'
                          f'*{self.weight_scaling}')

@@ -1,0 +1,18 @@
+# StoMPP settings shared by the *_stompp_* configs. Only variables: a config
+# applies them with
+#   model = dict(backbone=dict(conv_cfg=dict(
+#                    progressive={{_base_.stompp_progressive}})),
+#                neck=dict(conv_cfg=dict(
+#                    progressive={{_base_.stompp_progressive}})))
+#   custom_hooks = [dict(type='StoMPPHook', end=..., by_epoch=True)]
+# so every binarized conv of backbone and neck is binarized progressively,
+# layer by layer from input to output (the hook's defaults: cubic shape,
+# forward order, weights and activations in the same window); the configs
+# end the schedule at 75% of training, so the last quarter trains the fully
+# binary network.
+stompp_progressive = dict(
+    type='StoMPP',
+    refresh_rate=100,  # soft refresh: 1% of the weight scores per step
+    act_mask='element',
+    ste_on_frozen=None,  # STE-free; the '+STE' configs set 'clipped'
+    eval_act='expected')

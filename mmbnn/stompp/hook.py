@@ -1,0 +1,179 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""StoMPPHook: drives the frozen fractions of every StoMPP layer."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmdet.registry import HOOKS
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from ..engine.schedule import iteration_window
+from ..ops.binarizers import check_choice
+from .masking import StoMPPMasking
+from .schedule import (ORDERS, SHAPES, SPLITS, frozen_fraction, layer_windows,
+                       split_window)
+
+
+def execution_order(model: nn.Module,
+                    input_shape: Sequence[int] = (1, 3, 64, 64)) -> List[str]:
+    """Names of the convs holding a StoMPP rule, in the order a real forward
+    runs them (``extract_feat`` for detectors: backbone then neck).
+
+    The forward runs once on zeros in eval mode without autograd, and the
+    model's train/eval state is restored.
+    """
+    owners = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(getattr(module, 'progressive', None), StoMPPMasking)
+    }
+    order: List[str] = []
+    handles = [
+        m.register_forward_pre_hook(
+            lambda mod, args, name=name: order.append(name)
+            if name not in order else None) for name, m in owners.items()
+    ]
+    was_training = model.training
+    device = next(model.parameters()).device
+    try:
+        model.eval()
+        with torch.no_grad():
+            dummy = torch.zeros(*input_shape, device=device)
+            forward = getattr(model, 'extract_feat', model)
+            forward(dummy)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    missing = [n for n in owners if n not in order]
+    if missing:
+        raise RuntimeError(
+            f'StoMPP layers not reached by the forward pass: {missing}')
+    return order
+
+
+@HOOKS.register_module()
+class StoMPPHook(Hook):
+    """ParamScheduler-style driver of StoMPP's progressive binarization.
+
+    The arguments mirror MMEngine parameter schedulers (``begin``, ``end``,
+    ``by_epoch``; epochs are converted to iterations with the dataloader
+    length). Layers are ordered by a real forward pass (input to output;
+    in mmdet's FPN all lateral convs run before the top-down path's output
+    convs, finest level first). Every iteration, ``before_train_iter``
+    computes each layer's weight and activation frozen fractions from
+    ``runner.iter`` alone (so resume needs nothing beyond the model's
+    buffers), writes them into the layers, and soft-refreshes the weight
+    scores with counter-based randomness.
+
+    Logged every ``interval`` iterations: ``train/stompp_frozen_mean`` (the
+    mean realised frozen fraction of the weights) and per layer
+    ``stompp/<layer>/{p_weight,p_act,frozen_weight}`` (message hub and
+    visualizer backends).
+
+    Args:
+        begin (float): Start of the schedule. Defaults to 0.
+        end (float, optional): End (everything binary from then on); None =
+            end of training.
+        by_epoch (bool): ``begin``/``end``/``layer_window`` in epochs.
+            Defaults to False.
+        shape (str): ``'linear'``, ``'quadratic'``, ``'cubic'``,
+            ``'cosine'`` or ``'flipped_quadratic'``. Defaults to
+            ``'cubic'``.
+        order (str): ``'forward'`` (input to output), ``'reverse'`` or
+            ``'global'``. Defaults to ``'forward'``.
+        split (str): ``'joint'``, ``'weights_first'`` or ``'acts_first'``.
+            Defaults to ``'joint'``.
+        layer_window (float, optional): Length of each layer's window;
+            default ``(end - begin) / num_layers``.
+        interval (int): Logging interval. Defaults to 50.
+        input_shape (tuple): Dummy input for the ordering forward.
+            Defaults to (1, 3, 64, 64).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 begin: float = 0,
+                 end: Optional[float] = None,
+                 by_epoch: bool = False,
+                 shape: str = 'cubic',
+                 order: str = 'forward',
+                 split: str = 'joint',
+                 layer_window: Optional[float] = None,
+                 interval: int = 50,
+                 input_shape: Sequence[int] = (1, 3, 64, 64)) -> None:
+        self.shape = check_choice('shape', shape, SHAPES)
+        self.order = check_choice('order', order, ORDERS)
+        self.split = check_choice('split', split, SPLITS)
+        if interval < 1:
+            raise ValueError(
+                f'StoMPPHook: interval must be >= 1, got {interval}')
+        self.begin, self.end, self.by_epoch = begin, end, by_epoch
+        self.layer_window, self.interval = layer_window, interval
+        self.input_shape = tuple(input_shape)
+        self.layers: Dict[str, StoMPPMasking] = {}
+        self.windows: list = []
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        names = execution_order(model, self.input_shape)
+        if not names:
+            raise RuntimeError(
+                'StoMPPHook found no StoMPP layer in the model: build the '
+                "binary convs with conv_cfg=dict(type='BinaryConv', "
+                "progressive=dict(type='StoMPP')) or remove the hook")
+        self.layers = {
+            n: model.get_submodule(n).progressive
+            for n in names
+        }
+        epoch_length = len(runner.train_dataloader)
+        begin, end = iteration_window(self.begin, self.end, self.by_epoch,
+                                      epoch_length, runner.max_iters,
+                                      'StoMPPHook')
+        window = None
+        if self.layer_window is not None:
+            window = self.layer_window * (epoch_length
+                                          if self.by_epoch else 1)
+        self.windows = [
+            split_window(w, self.split) for w in layer_windows(
+                len(names), begin, end, self.order, window)
+        ]
+        self.seed = int(getattr(runner, 'seed', 0) or 0)
+
+    def fractions(self, step: int) -> List[tuple]:
+        """``[(p_weight, p_act), ...]`` per layer at iteration ``step``."""
+        return [(frozen_fraction(step, w, self.shape),
+                 frozen_fraction(step, a, self.shape))
+                for w, a in self.windows]
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        step, rank = runner.iter, get_rank()
+        for index, ((name, layer), (p_w, p_a)) in enumerate(
+                zip(self.layers.items(), self.fractions(step))):
+            layer.set_state(step, p_w, p_a, self.seed, index, rank)
+            layer.refresh()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if not (self.every_n_train_iters(runner, self.interval)
+                or self.is_last_train_iter(runner)):
+            return
+        hub = runner.message_hub
+        per_layer = {}
+        frozen = []
+        for name, layer in self.layers.items():
+            f = layer.frozen_weight_fraction()
+            frozen.append(f)
+            per_layer[f'stompp/{name}/p_weight'] = float(layer.p_weight)
+            per_layer[f'stompp/{name}/p_act'] = float(layer.p_act)
+            per_layer[f'stompp/{name}/frozen_weight'] = f
+        hub.update_scalar('train/stompp_frozen_mean',
+                          sum(frozen) / len(frozen))
+        for tag, value in per_layer.items():
+            hub.update_scalar(tag, value)
+        runner.visualizer.add_scalars(per_layer, step=runner.iter + 1)

@@ -1,0 +1,171 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""StoMPP's binarization rule for the tensors of one conv.
+
+Each binarized tensor ``u`` becomes ``M * sign(u) + (1 - M) * clip(u, -1,
+1)``; ``M`` marks the frozen entries.
+
+- Weights: a persistent score ``s ~ U(0, 1)`` per entry; frozen iff
+  ``s < p_w``. Soft refresh redraws a random ``1 / refresh_rate`` of the
+  scores every iteration, so the frozen set is not fixed prematurely.
+- Activations: a fresh Bernoulli(``p_a``) mask per forward, per element or
+  per channel. Evaluation is deterministic: ``eval_act`` chooses the
+  expectation ``p_a * sign(u) + (1 - p_a) * clip(u)`` (default), ``sign`` or
+  ``clip``.
+- Backward: STE-free by default (frozen entries get zero gradient, unfrozen
+  ones clip's derivative ``1{|u| <= 1}``); ``ste_on_frozen='<surrogate>'``
+  gives frozen entries that surrogate's gradient instead.
+
+Randomness is counter-based: the masks of iteration ``t`` come from a
+generator seeded with ``(seed, layer index, t)``, so a resumed run draws the
+same masks as an uninterrupted one without saving generator state, and every
+rank draws the same weight masks.
+"""
+from typing import Optional
+
+import torch
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from ..ops.binarizers import SURROGATE_GRADIENTS, check_choice, hard_sign
+
+ACT_MASKS = ('element', 'channel')
+EVAL_ACTS = ('expected', 'sign', 'clip')
+
+
+class _MaskedBinarize(torch.autograd.Function):
+    """``where(M, sign(u), clip(u))`` with StoMPP's backward."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, mask: Tensor,
+                ste_on_frozen: Optional[str]) -> Tensor:
+        ctx.save_for_backward(u, mask)
+        ctx.ste_on_frozen = ste_on_frozen
+        return torch.where(mask, hard_sign(u), u.clamp(-1, 1))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        u, mask = ctx.saved_tensors
+        unfrozen = (u.abs() <= 1).to(grad.dtype)
+        if ctx.ste_on_frozen is None:
+            local = torch.where(mask, torch.zeros_like(unfrozen), unfrozen)
+        else:
+            local = torch.where(mask,
+                                SURROGATE_GRADIENTS[ctx.ste_on_frozen](u),
+                                unfrozen)
+        return grad * local, None, None
+
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed mixing integers (stable across processes)."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
+    return h
+
+
+@MODELS.register_module('StoMPP')
+class StoMPPMasking(nn.Module):
+    """The progressive masks of one binarized conv's weight and input.
+
+    Built by :class:`~mmbnn.ops.BinaryConv` from
+    ``conv_cfg=dict(type='BinaryConv', progressive=dict(type='StoMPP'))``;
+    :class:`~mmbnn.stompp.StoMPPHook` writes the frozen fractions and the
+    iteration before every training step.
+
+    Args:
+        weight_shape (tuple): Shape of the conv weight.
+        refresh_rate (int): Soft refresh redraws ``1 / refresh_rate`` of the
+            weight scores per iteration; 0 disables it. Defaults to 100.
+        act_mask (str): ``'element'`` or ``'channel'`` Bernoulli masks of the
+            activations. Defaults to ``'element'``.
+        ste_on_frozen (str, optional): Surrogate gradient of frozen entries
+            (``'identity'``, ``'clipped'``, ``'approx_sign'``), or None for
+            the STE-free regime. Defaults to None.
+        eval_act (str): Activations in evaluation mode for a partially
+            frozen layer: ``'expected'``, ``'sign'`` or ``'clip'``.
+            Defaults to ``'expected'``.
+    """
+
+    def __init__(self,
+                 weight_shape: tuple,
+                 refresh_rate: int = 100,
+                 act_mask: str = 'element',
+                 ste_on_frozen: Optional[str] = None,
+                 eval_act: str = 'expected') -> None:
+        super().__init__()
+        if refresh_rate < 0:
+            raise ValueError(
+                f'refresh_rate must be >= 0, got refresh_rate={refresh_rate}')
+        self.refresh_rate = int(refresh_rate)
+        self.act_mask = check_choice('act_mask', act_mask, ACT_MASKS)
+        if ste_on_frozen is not None:
+            check_choice('ste_on_frozen', ste_on_frozen, SURROGATE_GRADIENTS)
+        self.ste_on_frozen = ste_on_frozen
+        self.eval_act = check_choice('eval_act', eval_act, EVAL_ACTS)
+        # p = 1 until a StoMPPHook says otherwise: a model built for
+        # inference, without the hook, is the hard-binary network.
+        self.register_buffer('p_weight', torch.tensor(1.0))
+        self.register_buffer('p_act', torch.tensor(1.0))
+        self.register_buffer('scores', torch.rand(weight_shape))
+        # set by the hook each iteration (derived from runner.iter)
+        self.layer_index, self.step, self.seed = 0, 0, 0
+        self.rank = 0
+        self._calls = 0
+
+    def set_state(self, step: int, p_weight: float, p_act: float, seed: int,
+                  layer_index: int, rank: int = 0) -> None:
+        """Position this layer at iteration ``step`` (called by the hook)."""
+        self.step, self.seed, self.layer_index = step, seed, layer_index
+        self.rank, self._calls = rank, 0
+        self.p_weight.fill_(p_weight)
+        self.p_act.fill_(p_act)
+
+    def _generator(self, device, *extra: int) -> torch.Generator:
+        gen = torch.Generator(device=device)
+        gen.manual_seed(_seed(self.seed, self.layer_index, self.step, *extra))
+        return gen
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Soft refresh: redraw ``1 / refresh_rate`` of the weight scores."""
+        if self.refresh_rate == 0:
+            return
+        gen = self._generator(self.scores.device, 0)
+        flat = self.scores.view(-1)
+        pick = torch.rand(flat.shape, generator=gen,
+                          device=flat.device) < 1.0 / self.refresh_rate
+        fresh = torch.rand(flat.shape, generator=gen, device=flat.device)
+        flat.copy_(torch.where(pick, fresh, flat))
+
+    def weight_mask(self) -> Tensor:
+        """Frozen weight entries: ``scores < p_weight``."""
+        return self.scores < self.p_weight
+
+    def frozen_weight_fraction(self) -> float:
+        return float(self.weight_mask().float().mean())
+
+    def binarize_weight(self, weight: Tensor) -> Tensor:
+        return _MaskedBinarize.apply(weight, self.weight_mask(),
+                                     self.ste_on_frozen)
+
+    def binarize_act(self, x: Tensor) -> Tensor:
+        if not self.training:
+            if self.eval_act == 'sign':
+                return hard_sign(x)
+            if self.eval_act == 'clip':
+                return x.clamp(-1, 1)
+            p = self.p_act.to(x.dtype)
+            return p * hard_sign(x) + (1 - p) * x.clamp(-1, 1)
+        self._calls += 1
+        gen = self._generator(x.device, 1, self.rank, self._calls)
+        shape = x.shape if self.act_mask == 'element' else x.shape[:2] + (
+            1, ) * (x.dim() - 2)
+        mask = torch.rand(shape, generator=gen, device=x.device,
+                          dtype=torch.float32) < self.p_act
+        return _MaskedBinarize.apply(x, mask.expand_as(x),
+                                     self.ste_on_frozen)
+
+    def extra_repr(self) -> str:
+        return (f'refresh_rate={self.refresh_rate}, act_mask={self.act_mask}'
+                f', ste_on_frozen={self.ste_on_frozen}, '
+                f'eval_act={self.eval_act}')

@@ -1,0 +1,145 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+import math
+
+import pytest
+import torch
+
+from mmbnn.ops import BinaryConv, hard_sign
+
+
+def _conv(c_in=64, c_out=64, **kwargs):
+    torch.manual_seed(0)
+    return BinaryConv(c_in, c_out, 3, padding=1,
+                      progressive=dict(type='StoMPP', **kwargs))
+
+
+def test_frozen_fraction_within_binomial_tolerance():
+    conv = _conv()
+    n = conv.weight.numel()
+    for p in (0.1, 0.5, 0.9):
+        conv.progressive.set_state(0, p, p, seed=0, layer_index=0)
+        f = conv.progressive.frozen_weight_fraction()
+        assert abs(f - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_soft_refresh_redraws_about_one_in_r():
+    for r in (10, 100):
+        conv = _conv(refresh_rate=r)
+        m = conv.progressive
+        n = m.scores.numel()
+        for step in range(3):
+            before = m.scores.clone()
+            m.set_state(step, 0.5, 0.5, seed=0, layer_index=0)
+            m.refresh()
+            changed = float((m.scores != before).float().mean())
+            assert abs(changed - 1 / r) < 4 * math.sqrt(1 / r / n)
+    m = _conv(refresh_rate=0).progressive
+    before = m.scores.clone()
+    m.refresh()
+    assert torch.equal(m.scores, before)
+
+
+def test_masks_are_counter_based():
+    a, b = _conv().progressive, _conv().progressive
+    for m in (a, b):
+        m.set_state(7, 0.5, 0.5, seed=3, layer_index=2)
+        m.refresh()
+    assert torch.equal(a.scores, b.scores)
+    x = torch.randn(2, 64, 4, 4)
+    a.train(), b.train()
+    assert torch.equal(a.binarize_act(x), b.binarize_act(x))
+    b.set_state(8, 0.5, 0.5, seed=3, layer_index=2)
+    assert not torch.equal(a.binarize_act(x), b.binarize_act(x))
+
+
+def _masked_grad(conv, which):
+    """Gradients of the conv's weight (or input) and the frozen mask."""
+    m = conv.progressive
+    x = torch.randn(2, 64, 5, 5).mul_(1.5).requires_grad_(True)
+    if which == 'weight':
+        u = conv.weight
+        mask = m.weight_mask()
+        w = m.binarize_weight(u)
+        (w * torch.randn_like(w)).sum().backward()
+        return u.grad, mask, u
+    # the activation mask is drawn inside the call; recover it from values
+    out = m.binarize_act(x)
+    mask = (out.abs() == 1) & (x.abs() < 1)
+    out.backward(torch.ones_like(out))
+    return x.grad, mask, x
+
+
+@pytest.mark.parametrize('which', ['weight', 'act'])
+def test_ste_free_frozen_entries_get_zero_gradient(which):
+    conv = _conv()
+    conv.progressive.set_state(0, 0.5, 0.5, seed=0, layer_index=0)
+    conv.train()
+    grad, mask, u = _masked_grad(conv, which)
+    assert mask.any() and (~mask).any()
+    assert torch.all(grad[mask] == 0)
+    inside = (~mask) & (u.detach().abs() < 1)
+    assert torch.all(grad[inside] != 0)
+    assert torch.all(grad[(~mask) & (u.detach().abs() > 1)] == 0)
+
+
+@pytest.mark.parametrize('which', ['weight', 'act'])
+def test_ste_on_frozen_gives_the_surrogate(which):
+    conv = _conv(ste_on_frozen='identity')
+    conv.progressive.set_state(0, 0.5, 0.5, seed=0, layer_index=0)
+    conv.train()
+    grad, mask, u = _masked_grad(conv, which)
+    if which == 'act':
+        assert torch.all(grad[mask] == 1)
+    else:
+        assert torch.all(grad[mask] != 0)
+    with pytest.raises(ValueError, match="ste_on_frozen='ste'.*'identity'"):
+        _conv(ste_on_frozen='ste')
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_p_one_is_exactly_the_hard_binary_network(training):
+    torch.manual_seed(0)
+    conv = BinaryConv(64, 64, 3, padding=1, act_threshold=True,
+                      progressive=dict(type='StoMPP'))
+    with torch.no_grad():
+        conv.threshold.uniform_(-0.2, 0.2)
+    plain = BinaryConv(64, 64, 3, padding=1, act_threshold=True)
+    plain.load_state_dict(conv.state_dict(), strict=False)
+    conv.progressive.set_state(5, 1.0, 1.0, seed=0, layer_index=0)
+    conv.train(training), plain.train(training)
+    x = torch.randn(2, 64, 6, 6)
+    assert torch.equal(conv(x), plain(x))
+
+
+def test_eval_is_deterministic_expectation():
+    conv = _conv()
+    m = conv.progressive
+    m.set_state(0, 0.3, 0.25, seed=0, layer_index=0)
+    m.eval()
+    x = torch.randn(2, 64, 3, 3) * 2
+    expected = 0.25 * hard_sign(x) + 0.75 * x.clamp(-1, 1)
+    torch.testing.assert_close(m.binarize_act(x), expected)
+    assert torch.equal(m.binarize_act(x), m.binarize_act(x))
+
+
+def test_channel_masks_are_constant_per_channel():
+    m = _conv(act_mask='channel').progressive
+    m.set_state(0, 0.5, 0.5, seed=0, layer_index=0)
+    m.train()
+    x = torch.full((2, 64, 4, 4), 0.5)
+    out = m.binarize_act(x)  # frozen -> 1.0, continuous -> 0.5
+    assert torch.all(out.amax(dim=(2, 3)) == out.amin(dim=(2, 3)))
+    with pytest.raises(ValueError, match="act_mask='pixel'.*'channel'"):
+        _conv(act_mask='pixel')
+
+
+def test_composes_with_surge():
+    torch.manual_seed(0)
+    conv = BinaryConv(8, 8, 3, padding=1,
+                      progressive=dict(type='StoMPP'),
+                      compensator=dict(type='SURGE', eta=0.5))
+    conv.progressive.set_state(0, 0.5, 0.5, seed=0, layer_index=0)
+    x = torch.randn(2, 8, 5, 5, requires_grad=True)
+    conv(x).sum().backward()
+    assert float(conv.compensator.last_lambda) > 0
+    assert torch.isfinite(x.grad).all()

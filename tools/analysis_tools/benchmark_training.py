@@ -1,0 +1,62 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Benchmark training steps of FP, STE and SURGE (and any other configs)
+side by side in one run, and print median step time and memory with their
+ratios to STE.
+
+Example:
+    python tools/analysis_tools/benchmark_training.py --steps 10
+    python tools/analysis_tools/benchmark_training.py \
+        --configs STE=configs/demo/faster_rcnn_r18_ste_demo.py \
+                  SURGE=configs/demo/faster_rcnn_r18_surge_demo.py
+"""
+import argparse
+import platform
+
+import torch
+
+from mmbnn.apis.benchmark import benchmark_training, format_rows
+
+DEFAULT_CONFIGS = {
+    'FP': 'configs/demo/faster_rcnn_r18_fp_demo.py',
+    'STE': 'configs/demo/faster_rcnn_r18_ste_demo.py',
+    'SURGE': 'configs/demo/faster_rcnn_r18_surge_demo.py',
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--configs', nargs='+', metavar='NAME=CONFIG',
+        help='configs to compare (default: the FP/STE/SURGE demo configs)')
+    parser.add_argument('--reference', default='STE')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--image-size', type=int, default=128)
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    configs = DEFAULT_CONFIGS
+    if args.configs:
+        configs = dict(item.split('=', 1) for item in args.configs)
+    rows = benchmark_training(configs, args.batch_size, args.image_size,
+                              args.steps, args.warmup, args.device,
+                              args.reference)
+    device = (torch.cuda.get_device_name() if args.device.startswith('cuda')
+              else f'{platform.processor() or "cpu"}, '
+              f'{torch.get_num_threads()} threads')
+    print(f'device: {device}; batch {args.batch_size} x {args.image_size}px;'
+          f' {args.steps} interleaved steps per config after {args.warmup} '
+          'warm-up')
+    print('memory: ' + ('peak CUDA allocated' if args.device.startswith(
+        'cuda') else 'params + grads + optimizer state + tensors saved for '
+                     'backward'))
+    print(format_rows(rows, args.reference))
+
+
+if __name__ == '__main__':
+    main()
