@@ -1,4 +1,5 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
+from .logging import log_due, publish_scalars
 from .schedule import iteration_window
 
-__all__ = ['iteration_window']
+__all__ = ['iteration_window', 'log_due', 'publish_scalars']

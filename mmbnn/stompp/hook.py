@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from ..engine.schedule import iteration_window
+from ..engine import iteration_window, log_due, publish_scalars
 from ..ops.binarizers import check_choice
 from .masking import StoMPPMasking
 from .schedule import (ORDERS, SHAPES, SPLITS, frozen_fraction, layer_windows,
@@ -160,20 +160,13 @@ class StoMPPHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        if not (self.every_n_train_iters(runner, self.interval)
-                or self.is_last_train_iter(runner)):
+        if not log_due(self, runner, self.interval):
             return
-        hub = runner.message_hub
-        per_layer = {}
-        frozen = []
+        per_layer, frozen = {}, []
         for name, layer in self.layers.items():
-            f = layer.frozen_weight_fraction()
-            frozen.append(f)
+            frozen.append(layer.frozen_weight_fraction())
             per_layer[f'stompp/{name}/p_weight'] = float(layer.p_weight)
             per_layer[f'stompp/{name}/p_act'] = float(layer.p_act)
-            per_layer[f'stompp/{name}/frozen_weight'] = f
-        hub.update_scalar('train/stompp_frozen_mean',
-                          sum(frozen) / len(frozen))
-        for tag, value in per_layer.items():
-            hub.update_scalar(tag, value)
-        runner.visualizer.add_scalars(per_layer, step=runner.iter + 1)
+            per_layer[f'stompp/{name}/frozen_weight'] = frozen[-1]
+        summary = {'train/stompp_frozen_mean': sum(frozen) / len(frozen)}
+        publish_scalars(runner, summary, per_layer)

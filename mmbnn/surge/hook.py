@@ -6,10 +6,10 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from ..engine.schedule import iteration_window
+from ..engine import iteration_window, log_due, publish_scalars
+from ..ops.binarizers import check_choice
 from .compensator import SURGECompensator
 from .schedule import ETA_SCHEDULES, eta_at
-from ..ops.binarizers import check_choice
 
 
 @HOOKS.register_module()
@@ -105,10 +105,8 @@ class SURGEHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        if not (self.every_n_train_iters(runner, self.interval)
-                or self.is_last_train_iter(runner)):
+        if not log_due(self, runner, self.interval):
             return
-        hub = runner.message_hub
         stats = {
             name: dict(
                 lambda_=float(c.last_lambda),
@@ -116,20 +114,18 @@ class SURGEHook(Hook):
                 grad_norm_aux=float(c.grad_norm_aux))
             for name, c in self.compensators.items()
         }
-        hub.update_scalar('train/surge_eta', self.eta_at(runner.iter))
+        summary = {'train/surge_eta': self.eta_at(runner.iter)}
         for key in ('lambda_', 'grad_norm_binary', 'grad_norm_aux'):
             values = [s[key] for s in stats.values()]
             tag = key.rstrip('_')
-            hub.update_scalar(f'train/surge_{tag}_mean',
-                              sum(values) / len(values))
-            if key == 'lambda_':
-                hub.update_scalar('train/surge_lambda_min', min(values))
-                hub.update_scalar('train/surge_lambda_max', max(values))
+            summary[f'train/surge_{tag}_mean'] = sum(values) / len(values)
+        lambdas = [s['lambda_'] for s in stats.values()]
+        summary['train/surge_lambda_min'] = min(lambdas)
+        summary['train/surge_lambda_max'] = max(lambdas)
+        per_layer = {}
         if self.log_per_layer:
             per_layer = {
                 f'surge/{name}/{key.rstrip("_")}': value
                 for name, s in stats.items() for key, value in s.items()
             }
-            for tag, value in per_layer.items():
-                hub.update_scalar(tag, value)
-            runner.visualizer.add_scalars(per_layer, step=runner.iter + 1)
+        publish_scalars(runner, summary, per_layer)

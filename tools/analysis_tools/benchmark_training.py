@@ -1,5 +1,6 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-"""Benchmark training steps of FP, STE and SURGE (and any other configs)
+"""Benchmark training steps of FP, STE, SURGE, StoMPP and StoMPP+STE (or any
+configs)
 side by side in one run, and print median step time and memory with their
 ratios to STE.
 
@@ -20,6 +21,8 @@ DEFAULT_CONFIGS = {
     'FP': 'configs/demo/faster_rcnn_r18_fp_demo.py',
     'STE': 'configs/demo/faster_rcnn_r18_ste_demo.py',
     'SURGE': 'configs/demo/faster_rcnn_r18_surge_demo.py',
+    'StoMPP': 'configs/demo/faster_rcnn_r18_stompp_demo.py',
+    'StoMPP+STE': 'configs/demo/faster_rcnn_r18_stompp_ste_demo.py',
 }
 
 

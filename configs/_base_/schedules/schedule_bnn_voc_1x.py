@@ -1,21 +1,10 @@
-# Binary-network schedule on VOC07+12 (x3 repeat): 4 epochs (= 12), AdamW
-# lr 1e-3 for a total batch of 16 with no weight decay on the latent binary
-# weights' sign-sensitive scale (BNN practice: Adam, wd 0), gradient clipping
-# (binary training is prone to spikes), linear warm-up then step at epoch 3.
-max_epochs = 4
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# Binary-network schedule on VOC07+12: mmdet's VOC schedule (4 epochs over
+# the 3x repeated trainval = 12, warm-up, step at epoch 3, total batch 16)
+# with BNN practice for the optimizer: AdamW lr 1e-3 and no weight decay
+# (decay pulls latent weights towards 0, where their signs flip at random),
+# plus gradient clipping against the spikes binary training is prone to.
+_base_ = './schedule_voc_1x.py'
 
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[3], gamma=0.1)
-]
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.0),
     clip_grad=dict(max_norm=35, norm_type=2))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
