@@ -136,13 +136,24 @@ class BinaryConv(nn.Conv2d):
         return self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
 
     def binary_weight(self) -> Tensor:
-        """The weight used in the forward pass: ``alpha * sign(W)`` (or W)."""
+        """The weight used in the forward pass: ``alpha * sign(W)`` (or W).
+
+        With a progressive rule, the rule acts on ``W / mean|W|`` (per output
+        channel, no gradient through the normaliser) before the scaling, so
+        its continuous entries ``clip(W / mean|W|)`` live on the same scale as
+        its binary ones (Kaiming-initialised weights are ~30x smaller than
+        +-1); with ``weight_scaling='none'`` it acts on ``W`` itself.
+        """
         if not self.binarize_weight:
             return self.weight
         if self.progressive is not None:
-            weight = self.progressive.binarize_weight(self.weight)
-        else:
-            weight = sign_with_surrogate(self.weight, self.weight_surrogate)
+            if self.weight_scaling == 'none':
+                return self.progressive.binarize_weight(self.weight)
+            norm = self._mean_abs_weight().detach()
+            weight = self.progressive.binarize_weight(self.weight / norm)
+            scale = norm if self.weight_scaling == 'mean_abs' else self.scale
+            return weight * scale
+        weight = sign_with_surrogate(self.weight, self.weight_surrogate)
         if self.weight_scaling == 'mean_abs':
             weight = weight * self._mean_abs_weight().detach()
         elif self.weight_scaling == 'learnable':
