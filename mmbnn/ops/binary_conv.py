@@ -198,6 +198,6 @@ class BinaryConv(nn.Conv2d):
             parts.append(f'weight=sign[{self.weight_surrogate}]'
                          f'*{self.weight_scaling}')
         if self.binarize_act:
-            parts.append(f'act=sign[{self.act_surrogate}]'
-                         + ('-threshold' if self.threshold is not None else ''))
+            threshold = '-threshold' if self.threshold is not None else ''
+            parts.append(f'act=sign[{self.act_surrogate}]{threshold}')
         return ', '.join(parts)

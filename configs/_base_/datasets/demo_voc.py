@@ -60,7 +60,8 @@ test_evaluator = val_evaluator
 
 # What the demo changes in a Faster R-CNN model so it trains on 2 CPU cores:
 # 4 classes, no pretrained download, anchors sized for 20-52 px objects,
-# small RPN/RoI budgets, a slimmer RoI head. Demo configs apply it with `model = {{_base_.demo_model_overrides}}`.
+# small RPN/RoI budgets, a slimmer RoI head. Demo configs apply it with
+#   model = {{_base_.demo_model_overrides}}
 demo_model_overrides = dict(
     backbone=dict(init_cfg=None),
     rpn_head=dict(

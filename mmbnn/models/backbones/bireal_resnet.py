@@ -1,6 +1,6 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Bi-Real / ReActNet-style binary ResNet-18/34 for mmdet detectors."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
