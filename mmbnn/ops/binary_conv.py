@@ -149,7 +149,7 @@ class BinaryConv(nn.Conv2d):
         if self.progressive is not None:
             if self.weight_scaling == 'none':
                 return self.progressive.binarize_weight(self.weight)
-            norm = self._mean_abs_weight().detach()
+            norm = self._mean_abs_weight().detach().clamp_min(1e-12)
             weight = self.progressive.binarize_weight(self.weight / norm)
             scale = norm if self.weight_scaling == 'mean_abs' else self.scale
             return weight * scale

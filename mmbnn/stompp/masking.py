@@ -127,15 +127,16 @@ class StoMPPMasking(nn.Module):
 
     @torch.no_grad()
     def refresh(self) -> None:
-        """Soft refresh: redraw ``1 / refresh_rate`` of the weight scores."""
+        """Soft refresh: redraw ``n / refresh_rate`` randomly picked weight
+        scores (picked with replacement, so slightly fewer distinct ones)."""
         if self.refresh_rate == 0:
             return
         gen = self._generator(self.scores.device, 0)
         flat = self.scores.view(-1)
-        pick = torch.rand(flat.shape, generator=gen,
-                          device=flat.device) < 1.0 / self.refresh_rate
-        fresh = torch.rand(flat.shape, generator=gen, device=flat.device)
-        flat.copy_(torch.where(pick, fresh, flat))
+        count = max(1, round(flat.numel() / self.refresh_rate))
+        index = torch.randint(flat.numel(), (count, ), generator=gen,
+                              device=flat.device)
+        flat[index] = torch.rand(count, generator=gen, device=flat.device)
 
     def weight_mask(self) -> Tensor:
         """Frozen weight entries: ``scores < p_weight``."""

@@ -201,9 +201,12 @@ class SURGECompensator(nn.Module):
         adaptive = self.eta * norm_b / (norm_a + self.eps)
         if self.lambda_mode == 'fixed':
             lam = torch.full_like(norm_b, self.fixed_lambda)
-        elif self.lambda_mode == 'ema' and int(self.num_updates) > 0:
+        elif self.lambda_mode == 'ema':
             m = self.ema_momentum
-            lam = m * self.last_lambda + (1 - m) * adaptive
+            # the first update starts the average (no host sync on GPU)
+            lam = torch.where(self.num_updates > 0,
+                              m * self.last_lambda + (1 - m) * adaptive,
+                              adaptive)
         else:
             lam = adaptive
         self.last_lambda.copy_(lam)

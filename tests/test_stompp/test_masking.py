@@ -32,7 +32,10 @@ def test_soft_refresh_redraws_about_one_in_r():
             m.set_state(step, 0.5, 0.5, seed=0, layer_index=0)
             m.refresh()
             changed = float((m.scores != before).float().mean())
-            assert abs(changed - 1 / r) < 4 * math.sqrt(1 / r / n)
+            # n / r draws with replacement: expected distinct fraction
+            expected = 1 - (1 - 1 / n)**round(n / r)
+            assert abs(expected - 1 / r) < 0.06 / r
+            assert abs(changed - expected) < 4 * math.sqrt(expected / n)
     m = _conv(refresh_rate=0).progressive
     before = m.scores.clone()
     m.refresh()
