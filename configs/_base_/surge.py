@@ -14,5 +14,5 @@ surge_compensator = dict(
     scale_aux_grad=False,  # W_a follows its own (unscaled) gradient
     eps=1e-8)
 surge_hook = dict(
-    type='SURGEHook', eta=0.5, schedule='constant', interval=50,
+    type='SURGEHook', eta=0.1, schedule='constant', interval=50,
     log_per_layer=True)

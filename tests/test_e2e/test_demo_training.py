@@ -17,7 +17,7 @@ from ..conftest import REPO_ROOT
 # config -> (minimum VOC mAP@0.5 on the demo test split, epochs, extra
 # options). FP and STE run the demo configs' whole 10-epoch budget (the
 # issue's targets: FP >= 0.6, STE >= 0.3; measured 0.742 and 0.753). SURGE
-# measured 0.393 after 4 epochs, StoMPP 0.081 after 3. SURGE and
+# measured 0.436 after 4 epochs, StoMPP 0.081 after 3. SURGE and
 # StoMPP run shortened cosine schedules (StoMPP's binarization then ends at
 # epoch 2 of 3) to keep the suite near 15 minutes on 2 cores; SURGE must still
 # clear the STE threshold, StoMPP must train and evaluate (STE-free StoMPP
