@@ -1,13 +1,10 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 import os.path as osp
-import warnings
 
 import pytest
 
 import mmbnn  # noqa: F401  (registers modules)
 from mmbnn.utils import trust_mmengine_checkpoints
-
-warnings.filterwarnings('ignore', message='.*pkg_resources.*')
 
 # the Runner-based tests resume from MMEngine checkpoints they wrote
 trust_mmengine_checkpoints()

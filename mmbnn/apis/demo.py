@@ -6,6 +6,7 @@ import os.path as osp
 from argparse import Namespace
 from typing import Dict, Optional
 
+from mmengine.runner import find_latest_checkpoint
 
 from ..datasets import generate_demo_dataset
 from .launch import build_runner
@@ -47,9 +48,7 @@ def train_and_evaluate(config: str,
         Namespace(config=config, amp=False, auto_scale_lr=False, resume=None,
                   **dict(common, cfg_options=train_options)), 'train')
     runner.train()
-    checkpoint = osp.join(work_dir, f'epoch_{runner.epoch}.pth')
-    if not osp.isfile(checkpoint):
-        checkpoint = osp.join(work_dir, f'iter_{runner.iter}.pth')
+    checkpoint = find_latest_checkpoint(work_dir)  # CheckpointHook's record
     tester = build_runner(
         Namespace(config=config, checkpoint=checkpoint, out=None,
                   show_dir=None, **common), 'test')
