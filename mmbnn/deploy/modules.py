@@ -1,0 +1,292 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""``PackedBinaryConv``: the inference form of a binarized ``BinaryConv``.
+
+It stores what inference needs and nothing else: the signs of the weights
+packed 1 bit each, the per-output-channel scale, the activation threshold
+and the bias. Its forward runs the packed XNOR-popcount kernel
+(:mod:`mmbnn.ops.xnor`) on CPU when it is built, and otherwise the float
+reference, which repeats the training layer's float computation exactly
+(same operands, same ``conv2d`` call), so a float-reference deploy model
+predicts bit for bit what the trained model predicts.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops.binarizers import check_choice, hard_sign
+from ..ops.binary_conv import BinaryConv
+from .packing import pack_signs, packed_size, unpack_signs
+
+# 'auto': the packed kernel on CPU float32 inputs when it is built, else the
+# float reference; 'kernel': the kernel or an error; 'reference': float.
+BACKENDS = ('auto', 'kernel', 'reference')
+
+
+def _xnor():
+    """The kernel module, imported lazily (it may be absent or unbuilt)."""
+    from ..ops import xnor
+    return xnor
+
+
+def kernel_available() -> bool:
+    """Whether the packed XNOR-popcount kernel can run here."""
+    try:
+        return bool(_xnor().is_available())
+    except ImportError:
+        return False
+
+
+class PackedBinaryConv(nn.Module):
+    """A binary conv with 1-bit packed weights, for inference only.
+
+    Computes ``conv(sign(x - b), alpha * sign(W)) + bias`` with zero padding
+    of the binarized input, exactly as :class:`~mmbnn.ops.BinaryConv` does
+    in evaluation mode. Built by :meth:`from_binary_conv` (or empty, with
+    the right buffer shapes, for loading a deploy state dict).
+
+    Args:
+        in_channels, out_channels (int): Channels.
+        kernel_size, stride, padding, dilation (tuple[int, int]): Geometry.
+        groups (int): Conv groups.
+        bias (bool): Whether a bias buffer is kept.
+        scaled (bool): Whether a per-output-channel scale buffer is kept
+            (``weight_scaling`` other than ``'none'``).
+        binarize_act (bool): Whether the input is binarized (``sign(x - b)``).
+        act_threshold (bool): Whether a threshold buffer is kept.
+        backend (str): One of :data:`BACKENDS`. Defaults to ``'auto'``.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: Tuple[int, int],
+                 stride: Tuple[int, int] = (1, 1),
+                 padding: Tuple[int, int] = (0, 0),
+                 dilation: Tuple[int, int] = (1, 1),
+                 groups: int = 1,
+                 bias: bool = False,
+                 scaled: bool = True,
+                 binarize_act: bool = True,
+                 act_threshold: bool = False,
+                 backend: str = 'auto') -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = tuple(kernel_size), tuple(stride)
+        self.padding, self.dilation = tuple(padding), tuple(dilation)
+        self.groups = groups
+        self.binarize_act = binarize_act
+        self.backend = check_choice('backend', backend, BACKENDS)
+        self.weight_shape = (out_channels, in_channels // groups,
+                             *self.kernel_size)
+        numel = 1
+        for size in self.weight_shape:
+            numel *= size
+        self.register_buffer('packed_weight',
+                             torch.zeros(packed_size(numel), dtype=torch.uint8))
+        self.register_buffer('scale',
+                             torch.ones(out_channels) if scaled else None)
+        self.register_buffer(
+            'threshold',
+            torch.zeros(1, in_channels, 1, 1)
+            if binarize_act and act_threshold else None)
+        self.register_buffer('bias',
+                             torch.zeros(out_channels) if bias else None)
+        self._cache = {}
+
+    @classmethod
+    def from_binary_conv(cls, conv: BinaryConv,
+                         backend: str = 'auto') -> 'PackedBinaryConv':
+        """The deploy form of a trained ``BinaryConv`` (weights binarized).
+
+        The scale is the one the layer applies in evaluation mode:
+        ``mean|W|`` per output channel for ``'mean_abs'`` (with a StoMPP rule
+        it is clamped to >= 1e-12 as there), the learned ``scale`` for
+        ``'learnable'``, none for ``'none'``.
+        """
+        if not conv.binarize_weight:
+            raise ValueError(f'{conv!r} does not binarize its weights; only '
+                             'binarized weights can be packed')
+        if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
+            raise ValueError(
+                f'padding={conv.padding!r}, padding_mode='
+                f'{conv.padding_mode!r}: the deploy conv supports integer '
+                "padding with padding_mode='zeros'")
+        module = cls(
+            conv.in_channels, conv.out_channels, conv.kernel_size,
+            conv.stride, conv.padding, conv.dilation, conv.groups,
+            bias=conv.bias is not None,
+            scaled=conv.weight_scaling != 'none',
+            binarize_act=conv.binarize_act,
+            act_threshold=conv.threshold is not None,
+            backend=backend).to(conv.weight.device)
+        with torch.no_grad():
+            module.packed_weight.copy_(pack_signs(conv.weight))
+            if conv.weight_scaling == 'mean_abs':
+                scale = conv.weight.abs().mean(dim=(1, 2, 3))
+                if conv.progressive is not None:
+                    scale = scale.clamp_min(1e-12)
+                module.scale.copy_(scale)
+            elif conv.weight_scaling == 'learnable':
+                module.scale.copy_(conv.scale.view(-1))
+            if module.threshold is not None:
+                module.threshold.copy_(conv.threshold)
+            if module.bias is not None:
+                module.bias.copy_(conv.bias)
+        return module
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._cache.clear()
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._cache.clear()
+        return super()._apply(fn, *args, **kwargs)
+
+    def sign_weight(self) -> Tensor:
+        """The +-1 weights, unpacked once and cached."""
+        if 'sign' not in self._cache:
+            self._cache['sign'] = unpack_signs(self.packed_weight,
+                                               self.weight_shape)
+        return self._cache['sign']
+
+    def reference_weight(self) -> Tensor:
+        """``alpha * sign(W)`` as the training layer computes it."""
+        if 'reference' not in self._cache:
+            weight = self.sign_weight()
+            if self.scale is not None:
+                weight = weight * self.scale.view(-1, 1, 1, 1)
+            self._cache['reference'] = weight
+        return self._cache['reference']
+
+    def binary_input(self, x: Tensor) -> Tensor:
+        """``sign(x - b)`` (``sign(0) = +1``), or ``x`` if not binarized."""
+        if not self.binarize_act:
+            return x
+        if self.threshold is not None:
+            x = x - self.threshold
+        return hard_sign(x)
+
+    def uses_kernel(self, x: Tensor) -> bool:
+        """Whether :meth:`forward` on ``x`` runs the packed kernel."""
+        if self.backend == 'reference' or not self.binarize_act:
+            return False
+        usable = (x.device.type == 'cpu' and x.dtype == torch.float32
+                  and kernel_available())
+        if self.backend == 'kernel' and not usable:
+            raise RuntimeError(
+                "backend='kernel' needs the built mmbnn XNOR kernel, a CPU "
+                f'float32 input (got {x.device}, {x.dtype}) and binarized '
+                'activations')
+        return usable
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.uses_kernel(x):
+            xnor = _xnor()
+            if 'kernel' not in self._cache:
+                self._cache['kernel'] = xnor.pack_weight(self.sign_weight())
+            return xnor.binary_conv2d(
+                x.contiguous(), self._cache['kernel'],
+                in_channels=self.in_channels,
+                out_channels=self.out_channels,
+                kernel_size=self.kernel_size, stride=self.stride,
+                padding=self.padding, dilation=self.dilation,
+                groups=self.groups, threshold=self.threshold,
+                scale=self.scale, bias=self.bias)
+        weight = self.reference_weight().to(x.dtype)
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.conv2d(self.binary_input(x), weight, bias, self.stride,
+                        self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, '
+                f'kernel_size={self.kernel_size}, stride={self.stride}, '
+                f'padding={self.padding}, dilation={self.dilation}, '
+                f'groups={self.groups}, bias={self.bias is not None}, '
+                f'packed 1-bit weight, '
+                f'scale={"per-channel" if self.scale is not None else None}'
+                f', act={"sign" if self.binarize_act else "real"}'
+                f'{"-threshold" if self.threshold is not None else ""}, '
+                f'backend={self.backend}')
+
+
+def unfinished_progressive_layers(model: nn.Module) -> dict:
+    """Binarized convs whose StoMPP rule is not at hard binary yet.
+
+    Returns:
+        dict: Layer name -> reason (weight/activation fraction below 1,
+        or an evaluation rule that is not ``sign``).
+    """
+    unfinished = {}
+    for name, module in model.named_modules():
+        rule = getattr(module, 'progressive', None)
+        if not isinstance(module, BinaryConv) or rule is None:
+            continue
+        reasons = []
+        if module.binarize_weight and not bool(rule.weight_mask().all()):
+            reasons.append('weight frozen fraction '
+                           f'{rule.frozen_weight_fraction():.3f} < 1')
+        if module.binarize_act:
+            if float(rule.p_act) < 1:
+                reasons.append(f'activation fraction {float(rule.p_act):.3f}'
+                               ' < 1')
+            if rule.eval_act == 'clip':
+                reasons.append("eval_act='clip' is not binary")
+        if reasons:
+            unfinished[name] = ', '.join(reasons)
+    return unfinished
+
+
+def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition('.')
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def convert_to_deploy(model: nn.Module,
+                      backend: str = 'auto',
+                      force: bool = False) -> nn.Module:
+    """Turn a trained model into its inference form, in place.
+
+    Every ``BinaryConv`` that binarizes its weights becomes a
+    :class:`PackedBinaryConv`; SURGE auxiliary branches and StoMPP state are
+    dropped (a ``BinaryConv`` that binarizes only its input keeps its
+    float weights and loses them too); real-valued layers are untouched.
+
+    Args:
+        model (nn.Module): The trained model (any ``nn.Module``).
+        backend (str): Backend of the packed convs, see :data:`BACKENDS`.
+        force (bool): Convert even if a StoMPP schedule is not finished; the
+            deploy model then binarizes entries that the trained model still
+            used as real values, and predicts differently. Defaults to False.
+
+    Returns:
+        nn.Module: ``model`` itself, in eval mode.
+
+    Raises:
+        RuntimeError: If a StoMPP layer is not hard-binary yet and ``force``
+            is False; the message names the layers.
+    """
+    check_choice('backend', backend, BACKENDS)
+    unfinished = unfinished_progressive_layers(model)
+    if unfinished and not force:
+        listing = '\n'.join(f'  {name}: {why}'
+                            for name, why in list(unfinished.items())[:10])
+        more = len(unfinished) - 10
+        raise RuntimeError(
+            f'{len(unfinished)} StoMPP layer(s) are not binary yet (the '
+            'progressive schedule has not finished, so their weights or '
+            'activations are still partly real-valued):\n' + listing +
+            (f'\n  ... and {more} more' if more > 0 else '') +
+            '\nTrain to the end of the StoMPPHook schedule, or pass '
+            'force=True (--force) to binarize them anyway.')
+    convs = [(name, module) for name, module in model.named_modules()
+             if isinstance(module, BinaryConv) and module.is_binary]
+    for name, conv in convs:
+        if conv.binarize_weight:
+            _set_submodule(model, name,
+                           PackedBinaryConv.from_binary_conv(conv, backend))
+        else:
+            conv.compensator, conv.progressive = None, None
+    return model.eval()

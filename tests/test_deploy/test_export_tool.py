@@ -1,0 +1,125 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""tools/deploy/export.py on short real demo trainings: the rebuilt deploy
+model gives the trained model's detections, the binarized layers shrink
+>= 25x, and an unfinished StoMPP model is refused unless forced."""
+import os
+import os.path as osp
+import subprocess
+import sys
+from argparse import Namespace
+
+import pytest
+import torch
+from mmengine.runner import find_latest_checkpoint
+
+from mmbnn.apis.launch import build_runner
+from mmbnn.datasets import generate_demo_dataset
+from mmbnn.deploy import (PackedBinaryConv, export_deploy_checkpoint,
+                          kernel_available, load_deploy_model)
+
+from ..conftest import REPO_ROOT
+
+EXPORT = osp.join(REPO_ROOT, 'tools/deploy/export.py')
+SURGE = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
+STOMPP = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_stompp_demo.py')
+# every RoI is kept, so the comparison covers many boxes
+TEST_OPTIONS = ['model.test_cfg.rcnn.score_thr=0.0']
+
+
+def _train(config, work_dir, data, extra=None):
+    voc = osp.join(data, 'VOCdevkit') + '/'
+    options = {
+        f'{key}.dataset.data_root': voc
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    }
+    options.update({
+        'train_dataloader.batch_size': 4, 'train_cfg.max_epochs': 1,
+        'train_cfg.val_interval': 10**6, **(extra or {})
+    })
+    runner = build_runner(
+        Namespace(config=config, amp=False, auto_scale_lr=False, resume=None,
+                  work_dir=work_dir, cfg_options=options, launcher='none',
+                  local_rank=0), 'train')
+    runner.train()
+    return find_latest_checkpoint(work_dir)
+
+
+def _export(config, checkpoint, out, *flags):
+    return subprocess.run(
+        [sys.executable, EXPORT, config, checkpoint, out, *flags,
+         '--cfg-options', *TEST_OPTIONS],
+        capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp('deploy')
+    data = str(root / 'data')
+    generate_demo_dataset(data, num_trainval=8, num_test=4)
+    return root, data
+
+
+def _detections(model, images):
+    from mmdet.apis import inference_detector
+    with torch.no_grad():
+        return [r.pred_instances for r in inference_detector(model, images)]
+
+
+def test_export_rebuilds_surge_model_with_identical_detections(demo):
+    from mmdet.apis import init_detector
+    root, data = demo
+    checkpoint = _train(SURGE, str(root / 'surge'), data)
+    out = str(root / 'surge_deploy.pth')
+    proc = _export(SURGE, checkpoint, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'x smaller' in proc.stdout
+
+    deploy = load_deploy_model(out, backend='reference')
+    packed = [m for m in deploy.modules() if isinstance(m, PackedBinaryConv)]
+    assert len(packed) == 24  # 16 backbone + 8 FPN binary convs
+    stored = torch.load(out, weights_only=True)
+    assert not any('compensator' in k for k in stored['state_dict'])
+    sizes = stored['meta']['sizes']
+    assert sizes['binary_layers'] == 24
+    assert sizes['binary_layers_ratio'] >= 25
+    assert sizes['binary_layers_ratio'] <= 32
+
+    trained = init_detector(
+        SURGE, checkpoint, device='cpu',
+        cfg_options={'model.test_cfg.rcnn.score_thr': 0.0})
+    folder = osp.join(data, 'VOCdevkit/VOC2007/JPEGImages')
+    images = [osp.join(folder, n) for n in sorted(os.listdir(folder))[:4]]
+    expected = _detections(trained, images)
+    got = _detections(deploy, images)
+    assert sum(len(e) for e in expected) > 0
+    for e, g in zip(expected, got):
+        assert torch.equal(e.bboxes, g.bboxes)
+        assert torch.equal(e.scores, g.scores)
+        assert torch.equal(e.labels, g.labels)
+
+    if kernel_available():  # the packed kernel: same integers, float scale
+        fast = load_deploy_model(out, backend='kernel')
+        for e, g in zip(expected, _detections(fast, images)):
+            assert torch.equal(e.labels, g.labels)
+            torch.testing.assert_close(g.bboxes, e.bboxes, rtol=0, atol=1e-2)
+            torch.testing.assert_close(g.scores, e.scores, rtol=0, atol=1e-4)
+
+
+def test_export_refuses_unfinished_stompp_unless_forced(demo):
+    root, data = demo
+    # one epoch of a schedule that ends at epoch 7: not binary yet
+    checkpoint = _train(STOMPP, str(root / 'stompp'), data)
+    out = str(root / 'stompp_deploy.pth')
+    proc = _export(STOMPP, checkpoint, out)
+    assert proc.returncode == 1
+    assert 'not binary yet' in proc.stderr
+    assert 'backbone.layer1.1.conv1: weight frozen fraction 0.000' in proc.stderr
+    assert '--force' in proc.stderr
+    assert not osp.exists(out)
+    proc = _export(STOMPP, checkpoint, out, '--force')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stored = torch.load(out, weights_only=True)
+    assert stored['meta']['forced'] is True
+    assert not any('progressive' in k for k in stored['state_dict'])
+    with pytest.raises(ValueError, match='is the input checkpoint'):
+        export_deploy_checkpoint(STOMPP, checkpoint, checkpoint)
