@@ -1,6 +1,6 @@
-# Binary Faster R-CNN BiRealResNet-18 + binary FPN on VOC07+12, trained with
-# the clipped straight-through estimator (hardtanh surrogate) on weights and
-# activations.
+# Binary Faster R-CNN ResNet-18 + FPN (BiRealResNet-18 + binary FPN) on
+# VOC07+12, trained with the clipped straight-through estimator (hardtanh
+# surrogate) on weights and activations.
 _base_ = [
     './_base_/models/faster_rcnn_bireal_r18_fpn.py',
     './_base_/datasets/voc0712.py',

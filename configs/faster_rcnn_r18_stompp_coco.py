@@ -1,15 +1,7 @@
-# Binary Faster R-CNN BiRealResNet-18 + binary FPN on COCO 2017 with StoMPP
-# (STE-free); the schedule ends at epoch 9 of 12.
-_base_ = [
-    './_base_/models/faster_rcnn_bireal_r18_fpn.py',
-    './_base_/datasets/coco_detection.py',
-    './_base_/schedules/schedule_bnn_coco_1x.py',
-    './_base_/default_runtime.py', './_base_/stompp.py'
-]
+# Faster R-CNN ResNet-18 + FPN STE config with StoMPP (STE-free): every binary
+# conv of backbone and neck is binarized progressively, layer by layer from
+# input to output, over epochs 0-9 of 12; then the binary network trains on.
+_base_ = ['./faster_rcnn_r18_ste_coco.py', './_base_/stompp.py']
 
-model = dict(
-    backbone=dict(
-        conv_cfg=dict(progressive={{_base_.stompp_progressive}})),
-    neck=dict(conv_cfg=dict(progressive={{_base_.stompp_progressive}})),
-    roi_head=dict(bbox_head=dict(num_classes=80)))
+model = {{_base_.stompp_model_overrides}}
 custom_hooks = [dict(type='StoMPPHook', begin=0, end=9, by_epoch=True)]

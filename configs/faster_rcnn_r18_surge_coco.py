@@ -1,15 +1,6 @@
-# Binary Faster R-CNN BiRealResNet-18 + binary FPN on COCO 2017, compensated
-# by SURGE.
-_base_ = [
-    './_base_/models/faster_rcnn_bireal_r18_fpn.py',
-    './_base_/datasets/coco_detection.py',
-    './_base_/schedules/schedule_bnn_coco_1x.py',
-    './_base_/default_runtime.py', './_base_/surge.py'
-]
+# Faster R-CNN ResNet-18 + FPN STE config + SURGE on every binary conv of
+# backbone and neck (auxiliary FP branch, AGS lambda, SURGEHook eta 0.1).
+_base_ = ['./faster_rcnn_r18_ste_coco.py', './_base_/surge.py']
 
-model = dict(
-    backbone=dict(
-        conv_cfg=dict(compensator={{_base_.surge_compensator}})),
-    neck=dict(conv_cfg=dict(compensator={{_base_.surge_compensator}})),
-    roi_head=dict(bbox_head=dict(num_classes=80)))
+model = {{_base_.surge_model_overrides}}
 custom_hooks = [{{_base_.surge_hook}}]

@@ -1,9 +1,6 @@
-# Binary Faster R-CNN BiRealResNet-18 + binary FPN on VOC07+12, every binary
-# conv of backbone and neck compensated by SURGE (DPGC + AGS).
+# Faster R-CNN ResNet-18 + FPN STE config + SURGE on every binary conv of
+# backbone and neck (auxiliary FP branch, AGS lambda, SURGEHook eta 0.1).
 _base_ = ['./faster_rcnn_r18_ste_voc.py', './_base_/surge.py']
 
-model = dict(
-    backbone=dict(
-        conv_cfg=dict(compensator={{_base_.surge_compensator}})),
-    neck=dict(conv_cfg=dict(compensator={{_base_.surge_compensator}})))
+model = {{_base_.surge_model_overrides}}
 custom_hooks = [{{_base_.surge_hook}}]

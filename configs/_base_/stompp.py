@@ -1,10 +1,7 @@
-# StoMPP settings shared by the *_stompp_* configs. Only variables: a config
+# StoMPP settings shared by the *_stompp_* configs. Only variables; a config
 # applies them with
-#   model = dict(backbone=dict(conv_cfg=dict(
-#                    progressive={{_base_.stompp_progressive}})),
-#                neck=dict(conv_cfg=dict(
-#                    progressive={{_base_.stompp_progressive}})))
-#   custom_hooks = [dict(type='StoMPPHook', end=..., by_epoch=True)]
+#   model = {{_base_.stompp_model_overrides}}
+#   custom_hooks = [dict(type='StoMPPHook', begin=0, end=..., by_epoch=True)]
 # so every binarized conv of backbone and neck is binarized progressively,
 # layer by layer from input to output (the hook's defaults: cubic shape,
 # forward order, weights and activations in the same window); the configs
@@ -16,3 +13,9 @@ stompp_progressive = dict(
     act_mask='element',
     ste_on_frozen=None,  # STE-free; the '+STE' configs set 'clipped'
     eval_act='expected')
+
+# model overrides applying the rule to backbone and neck:
+#   model = {{_base_.stompp_model_overrides}}
+stompp_model_overrides = dict(
+    backbone=dict(conv_cfg=dict(progressive=stompp_progressive)),
+    neck=dict(conv_cfg=dict(progressive=stompp_progressive)))

@@ -1,9 +1,6 @@
-# SURGE settings shared by the *_surge_* configs. Only variables: a config
+# SURGE settings shared by the *_surge_* configs. Only variables; a config
 # applies them with
-#   model = dict(backbone=dict(conv_cfg=dict(
-#                    compensator={{_base_.surge_compensator}})),
-#                neck=dict(conv_cfg=dict(
-#                    compensator={{_base_.surge_compensator}})))
+#   model = {{_base_.surge_model_overrides}}
 #   custom_hooks = [{{_base_.surge_hook}}]
 # so every binarized conv of backbone and neck gets an auxiliary
 # full-precision branch, and SURGEHook sets eta and logs lambda.
@@ -16,3 +13,18 @@ surge_compensator = dict(
 surge_hook = dict(
     type='SURGEHook', eta=0.1, schedule='constant', interval=50,
     log_per_layer=True)
+
+# model overrides applying the compensator to backbone and neck:
+#   model = {{_base_.surge_model_overrides}}
+surge_model_overrides = dict(
+    backbone=dict(conv_cfg=dict(compensator=surge_compensator)),
+    neck=dict(conv_cfg=dict(compensator=surge_compensator)))
+# on top of a *_stompp_* config: SURGE, and the clipped STE on the entries
+# StoMPP has frozen (StoMPP+SURGE):
+#   model = {{_base_.stompp_surge_model_overrides}}
+stompp_surge_conv_cfg = dict(
+    compensator=surge_compensator,
+    progressive=dict(ste_on_frozen='clipped'))
+stompp_surge_model_overrides = dict(
+    backbone=dict(conv_cfg=stompp_surge_conv_cfg),
+    neck=dict(conv_cfg=stompp_surge_conv_cfg))
