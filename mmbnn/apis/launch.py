@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from ..utils import trust_mmengine_checkpoints
+from .cpu_distributed import setup_cpu_distributed
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +87,7 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    setup_cpu_distributed(cfg)  # gloo when CUDA is absent
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
