@@ -1,7 +1,7 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """The CPU demo behind ``make demo``: generate the synthetic dataset, train a
-binarized Faster R-CNN R18-FPN, evaluate it with mmdet's VOC metric and print
-where everything went.
+binarized Faster R-CNN R18-FPN, evaluate it with mmdet's VOC metric, plot
+the training curves and print where everything went.
 
 Example:
     python tools/demo.py --config configs/demo/faster_rcnn_r18_ste_demo.py
@@ -10,6 +10,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from mmbnn.analysis import plot_curves
 from mmbnn.apis import train_and_evaluate
 
 
@@ -36,6 +37,8 @@ def main() -> None:
     print(f'work dir    : {result["work_dir"]}')
     print(f'checkpoint  : {result["checkpoint"]}')
     print(f'result file : {result["work_dir"]}/demo_result.json')
+    for name, plot in plot_curves(result['work_dir']).items():
+        print(f'plot        : {plot.path} ({name})')
 
 
 if __name__ == '__main__':
