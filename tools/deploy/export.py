@@ -55,7 +55,7 @@ def main(argv=None) -> int:
           f"state dict -> {_mib(report['model_deploy_bytes'])} deploy "
           f"({report['model_ratio']:.2f}x smaller)")
     print(f"files on disk     : {_mib(report['checkpoint_file_bytes'])} "
-          f"training checkpoint (with optimizer state) -> "
+          f"training checkpoint file -> "
           f"{_mib(report['out_file_bytes'])} deploy checkpoint")
     return 0
 
