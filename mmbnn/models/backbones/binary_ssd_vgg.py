@@ -98,6 +98,8 @@ class BinarySSDVGG(BaseModule):
             ``'hardtanh'`` or ``'identity'``. Defaults to ``'rprelu'``.
         shortcut (str): See :class:`ConvPostProcess`. Defaults to
             ``'repeat'``.
+        num_real_convs (int): How many leading convs stay real-valued
+            (plain ``nn.Conv2d``); at least 1, the RGB conv. Defaults to 1.
         ceil_mode (bool): Max-pool rounding, as in SSDVGG. Defaults to True.
         out_feature_indices (Sequence[int]): Indices of ``features`` whose
             outputs are returned. Defaults to (22, 34).
@@ -113,6 +115,7 @@ class BinarySSDVGG(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN'),
                  act: str = 'rprelu',
                  shortcut: str = 'repeat',
+                 num_real_convs: int = 1,
                  ceil_mode: bool = True,
                  out_feature_indices: Sequence[int] = (22, 34),
                  init_cfg: OptMultiConfig = [
@@ -124,37 +127,36 @@ class BinarySSDVGG(BaseModule):
             raise ValueError(f'depth={depth!r}; allowed values: 16')
         check_choice('act', act, BLOCK_ACTS)
         check_choice('shortcut', shortcut, SHORTCUTS)
+        if not 1 <= num_real_convs <= sum(VGG16_STAGE_CONVS) + 2:
+            raise ValueError(f'num_real_convs={num_real_convs!r}; allowed '
+                             f'values: 1 to {sum(VGG16_STAGE_CONVS) + 2}')
         self.out_feature_indices = tuple(out_feature_indices)
         layers: List[nn.Module] = []
 
-        def add_conv(conv: nn.Module, in_ch: int, out_ch: int) -> None:
-            layers.append(conv)
+        def add_conv(in_ch: int, out_ch: int, *args, **kwargs) -> None:
+            built = sum(isinstance(m, nn.Conv2d) for m in layers)
+            cfg = None if built < num_real_convs else conv_cfg
             layers.append(
-                ConvPostProcess(in_ch, out_ch, shortcut, norm_cfg, act))
+                build_conv_layer(cfg, in_ch, out_ch, *args, **kwargs))
+            # the RGB conv has no shortcut (3 input channels)
+            layers.append(
+                ConvPostProcess(in_ch, out_ch,
+                                shortcut if in_ch > 3 else 'none', norm_cfg,
+                                act))
 
         in_ch = 3
         for stage, num_convs in enumerate(VGG16_STAGE_CONVS):
             out_ch = base_channels * min(2**stage, 8)
-            for index in range(num_convs):
-                if stage == 0 and index == 0:  # RGB input: real-valued
-                    conv = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-                    layers.append(conv)
-                    layers.append(
-                        ConvPostProcess(in_ch, out_ch, 'none', norm_cfg, act))
-                else:
-                    add_conv(
-                        build_conv_layer(conv_cfg, in_ch, out_ch, 3,
-                                         padding=1), in_ch, out_ch)
+            for _ in range(num_convs):
+                add_conv(in_ch, out_ch, 3, padding=1)
                 in_ch = out_ch
             if stage < len(VGG16_STAGE_CONVS) - 1:
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=ceil_mode))
         # SSD's pool5 and the converted fc6 (dilated 3x3) / fc7 (1x1)
         layers.append(nn.MaxPool2d(3, 1, padding=1))
         fc_ch = base_channels * 16
-        add_conv(
-            build_conv_layer(conv_cfg, in_ch, fc_ch, 3, padding=6,
-                             dilation=6), in_ch, fc_ch)
-        add_conv(build_conv_layer(conv_cfg, fc_ch, fc_ch, 1), fc_ch, fc_ch)
+        add_conv(in_ch, fc_ch, 3, padding=6, dilation=6)
+        add_conv(fc_ch, fc_ch, 1)
         self.features = nn.Sequential(*layers)
         if max(self.out_feature_indices) >= len(self.features):
             raise ValueError(
