@@ -17,7 +17,7 @@ DEMO_WORK_DIR ?= work_dirs/demo_faster_rcnn_r18_ste
 
 install: $(STAMP)
 
-$(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirements/runtime.txt requirements/tests.txt
+$(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirements/runtime.txt requirements/tests.txt $(wildcard mmbnn/ops/csrc/*/*.cpp mmbnn/ops/csrc/*/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements/build.txt
 	$(PIP) install mmengine==0.10.7

@@ -9,7 +9,8 @@ reference, which repeats the training layer's float computation exactly
 (same operands, same ``conv2d`` call), so a float-reference deploy model
 predicts bit for bit what the trained model predicts.
 """
-from typing import Optional, Tuple
+import functools
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,14 +25,17 @@ from .packing import pack_signs, packed_size, unpack_signs
 BACKENDS = ('auto', 'kernel', 'reference')
 
 
+@functools.lru_cache(maxsize=None)
 def _xnor():
-    """The kernel module, imported lazily (it may be absent or unbuilt)."""
+    """The kernel module, imported once (lazily: it may be unbuilt)."""
     from ..ops import xnor
     return xnor
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_available() -> bool:
-    """Whether the packed XNOR-popcount kernel can run here."""
+    """Whether the packed XNOR-popcount kernel can run here (checked once
+    per process)."""
     try:
         return bool(_xnor().is_available())
     except ImportError:

@@ -1,0 +1,164 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""CPU inference benchmark of the packed XNOR-popcount kernel against
+float32: single ResNet-18 layer shapes (``F.conv2d`` vs
+:func:`mmbnn.ops.xnor.binary_conv2d`) and a whole ``BiRealResNet`` backbone
+(``BinaryConv`` in float vs its :func:`mmbnn.deploy.convert_to_deploy`
+form). Every variant runs once per round, round-robin, so machine noise
+hits all of them alike; medians and ratios are reported."""
+import copy
+import statistics
+import time
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+# (channels, spatial size) of the 3x3 convs of ResNet-18's four stages
+RESNET18_LAYERS: Tuple[Tuple[int, int], ...] = ((64, 56), (128, 28),
+                                                (256, 14), (512, 7))
+
+
+def interleaved_times(fns: Dict[str, Callable[[], object]],
+                      repeats: int,
+                      warmup: int = 3) -> Dict[str, List[float]]:
+    """Call every function once per round, ``warmup + repeats`` rounds.
+
+    Args:
+        fns (dict): ``{name: no-argument callable}``.
+        repeats (int): Timed rounds.
+        warmup (int): Untimed rounds first. Defaults to 3.
+
+    Returns:
+        dict: ``{name: [seconds per timed call]}``.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats={repeats} must be >= 1 and warmup='
+                         f'{warmup} >= 0')
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                elapsed = time.perf_counter() - start
+                if i >= warmup:
+                    times[name].append(elapsed)
+    return times
+
+
+def layer_pairs(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
+                batch: int = 1,
+                seed: int = 0) -> Dict[str, Tuple[Callable, Callable]]:
+    """Float32 ``conv2d`` and the packed kernel on 3x3 / stride 1 / pad 1
+    convs of the given ``(channels, size)``.
+
+    The kernel call does the whole layer: binarization of the input with a
+    threshold, packing, XNOR-popcount and the per-channel scale.
+    """
+    from ..ops import hard_sign, xnor
+    gen = torch.Generator().manual_seed(seed)
+    pairs = {}
+    for channels, size in shapes:
+        x = torch.randn(batch, channels, size, size, generator=gen)
+        sign = hard_sign(torch.randn(channels, channels, 3, 3, generator=gen))
+        scale = torch.rand(channels, generator=gen)
+        weight = sign * scale.view(-1, 1, 1, 1)
+        threshold = 0.1 * torch.randn(1, channels, 1, 1, generator=gen)
+        packed = xnor.pack_weight(sign)
+
+        def float_conv(x=x, weight=weight):
+            return F.conv2d(x, weight, None, 1, 1)
+
+        def packed_conv(x=x, packed=packed, channels=channels,
+                        threshold=threshold, scale=scale):
+            return xnor.binary_conv2d(
+                x, packed, in_channels=channels, out_channels=channels,
+                kernel_size=3, padding=1, threshold=threshold, scale=scale)
+
+        pairs[f'{channels}@{size}x{size}'] = (float_conv, packed_conv)
+    return pairs
+
+
+def backbone_pair(depth: int = 18,
+                  image_size: int = 224,
+                  batch: int = 1,
+                  seed: int = 0) -> Tuple[Callable, Callable, dict]:
+    """``BiRealResNet(depth)`` in eval mode (float convs on +-1 values) and
+    the same model after :func:`mmbnn.deploy.convert_to_deploy`.
+
+    Returns:
+        tuple: The float forward, the deploy forward, and facts about the
+        pair (packed layer count, whether they use the kernel, the largest
+        output difference relative to the output scale).
+    """
+    from ..deploy import PackedBinaryConv, convert_to_deploy
+    from ..models.backbones.bireal_resnet import BiRealResNet
+    torch.manual_seed(seed)
+    model = BiRealResNet(depth=depth).eval()
+    deploy = convert_to_deploy(copy.deepcopy(model))
+    x = torch.randn(batch, 3, image_size, image_size,
+                    generator=torch.Generator().manual_seed(seed))
+    packed = [m for m in deploy.modules() if isinstance(m, PackedBinaryConv)]
+    with torch.inference_mode():
+        ref, out = model(x), deploy(x)
+        # a float32 rounding difference can flip one binarized activation,
+        # which then propagates: report, do not require, agreement
+        diff = max(float((a - b).abs().max() / a.abs().max().clamp_min(1e-12))
+                   for a, b in zip(ref, out))
+        uses_kernel = all(m.uses_kernel(x) for m in packed)
+    facts = dict(packed_layers=len(packed), uses_kernel=uses_kernel,
+                 max_relative_difference=diff)
+    return (lambda: model(x)), (lambda: deploy(x)), facts
+
+
+def benchmark_binary_conv(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
+                          backbone_depth: int = 18,
+                          image_size: int = 224,
+                          repeats: int = 30,
+                          warmup: int = 3) -> dict:
+    """Run the layer and backbone comparisons in one interleaved loop.
+
+    Args:
+        shapes (Sequence[tuple]): Layer ``(channels, size)`` to time.
+        backbone_depth (int): ``BiRealResNet`` depth, or 0 to skip it.
+        image_size (int): Backbone input size. Defaults to 224.
+        repeats (int): Timed rounds. Defaults to 30.
+        warmup (int): Untimed rounds first. Defaults to 3.
+
+    Returns:
+        dict: ``rows`` (per case: ``name``, ``float_ms``, ``packed_ms``
+        medians, ``speedup`` = float / packed), ``threads``, ``simd`` and,
+        with a backbone, ``backbone`` facts (see :func:`backbone_pair`).
+    """
+    from ..ops import xnor
+    pairs = dict(layer_pairs(shapes))
+    facts = None
+    if backbone_depth:
+        float_fn, deploy_fn, facts = backbone_pair(backbone_depth,
+                                                   image_size)
+        pairs[f'BiRealResNet-{backbone_depth} backbone '
+              f'1x3x{image_size}x{image_size}'] = (float_fn, deploy_fn)
+    fns = {}
+    for name, (float_fn, packed_fn) in pairs.items():
+        fns[(name, 'float')] = float_fn
+        fns[(name, 'packed')] = packed_fn
+    times = interleaved_times(fns, repeats, warmup)
+    rows = []
+    for name in pairs:
+        float_s = statistics.median(times[(name, 'float')])
+        packed_s = statistics.median(times[(name, 'packed')])
+        rows.append(dict(name=name, float_ms=float_s * 1e3,
+                         packed_ms=packed_s * 1e3,
+                         speedup=float_s / packed_s))
+    return dict(rows=rows, threads=torch.get_num_threads(),
+                simd=xnor.simd_path(), backbone=facts, repeats=repeats)
+
+
+def format_table(result: dict) -> str:
+    """A Markdown table of :func:`benchmark_binary_conv`'s rows."""
+    lines = ['| case | float32 median (ms) | packed median (ms) | speed-up |',
+             '|---|---:|---:|---:|']
+    for row in result['rows']:
+        lines.append(f"| {row['name']} | {row['float_ms']:.3f} | "
+                     f"{row['packed_ms']:.3f} | {row['speedup']:.1f}x |")
+    return '\n'.join(lines)
