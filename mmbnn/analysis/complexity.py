@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..deploy import PackedBinaryConv, build_detector, load_config
 from ..ops import BinaryConv
 
 # Per-layer precision labels.
@@ -44,15 +45,6 @@ REAL = 'real'
 TRAINING_ONLY_CHILDREN = ('compensator', 'progressive')
 # Used when neither ``shape`` nor the config's test pipeline gives a size.
 FALLBACK_SHAPE = (800, 1333)
-
-
-def _packed_conv_type() -> Optional[type]:
-    """``mmbnn.deploy.PackedBinaryConv`` if it can be imported."""
-    try:
-        from ..deploy import PackedBinaryConv
-    except ImportError:
-        return None
-    return PackedBinaryConv
 
 
 @dataclass
@@ -177,14 +169,13 @@ def _own_numel(tensors) -> int:
     return sum(t.numel() for t in tensors if t is not None)
 
 
-def _describe_layer(name: str, module: nn.Module,
-                    packed_type: Optional[type]
-                    ) -> Optional[LayerComplexity]:
+def _describe_layer(name: str,
+                    module: nn.Module) -> Optional[LayerComplexity]:
     """A :class:`LayerComplexity` (no MACs yet) for a counted layer, None
     for any other module."""
     kind = type(module).__name__
     own_params = _own_numel(module.parameters(recurse=False))
-    if packed_type is not None and isinstance(module, packed_type):
+    if isinstance(module, PackedBinaryConv):
         # deploy form: packed 1-bit weights; scale/threshold/bias buffers
         real = own_params + _own_numel(
             b for b in module.buffers(recurse=False) if b.is_floating_point())
@@ -250,10 +241,9 @@ def count_complexity(model: nn.Module, run_forward) -> ModelComplexity:
     Returns:
         ModelComplexity: The per-layer table and totals.
     """
-    packed_type = _packed_conv_type()
     layers, handles = [], []
     for name, module in model.named_modules():
-        layer = _describe_layer(name, module, packed_type)
+        layer = _describe_layer(name, module)
         if layer is None:
             continue
         layers.append(layer)
@@ -403,16 +393,8 @@ def build_model_from_config(config: str,
         tuple: ``(cfg, model)``; the model keeps its initial weights
         (counts do not depend on them).
     """
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmbnn  # noqa: F401  (registers modules)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    from mmdet.registry import MODELS
-    return cfg, MODELS.build(cfg.model)
+    cfg = load_config(config, cfg_options)
+    return cfg, build_detector(cfg)
 
 
 def config_complexity(config: str,

@@ -29,8 +29,9 @@ DEPLOY_VERSION = 1
 TRAINING_ONLY = ('.compensator.', '.progressive.')
 
 
-def _load_config(config: Union[str, Config],
-                 cfg_options: Optional[dict] = None) -> Config:
+def load_config(config: Union[str, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """``config`` (a path or a Config) with ``cfg_options`` merged in."""
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -133,7 +134,7 @@ def export_deploy_checkpoint(config: Union[str, Config],
     if osp.abspath(out) == osp.abspath(checkpoint):
         raise ValueError(f'out={out!r} is the input checkpoint; choose '
                          'another file name')
-    cfg = _load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     model = build_detector(cfg)
     source = load_checkpoint(model, checkpoint, map_location='cpu',
                              strict=True, logger='silent')
