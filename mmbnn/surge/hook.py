@@ -21,9 +21,10 @@ class SURGEHook(Hook):
     - ``before_train_iter``: writes eta, a pure function of ``runner.iter``
       (so resume needs no hook state), into every compensator.
     - ``after_train_iter``, every ``interval`` iterations: logs
-      ``train/surge_eta``, the mean/min/max over layers of lambda and of the
-      two gradient norms (these appear in the log line), and, if
-      ``log_per_layer``, each layer's ``surge/<layer>/{lambda,
+      ``train/surge_eta``, the mean over layers of the two gradient norms,
+      lambda's mean/min/max over the layers the loss reached and
+      ``train/surge_layers_without_grad`` (these appear in the log line),
+      and, if ``log_per_layer``, each layer's ``surge/<layer>/{lambda,
       grad_norm_binary,grad_norm_aux}`` to the message hub and the
       visualizer backends (``vis_data/scalars.json`` by default).
 
@@ -115,13 +116,25 @@ class SURGEHook(Hook):
             for name, c in self.compensators.items()
         }
         summary = {'train/surge_eta': self.eta_at(runner.iter)}
-        for key in ('lambda_', 'grad_norm_binary', 'grad_norm_aux'):
+        for key in ('grad_norm_binary', 'grad_norm_aux'):
             values = [s[key] for s in stats.values()]
-            tag = key.rstrip('_')
-            summary[f'train/surge_{tag}_mean'] = sum(values) / len(values)
-        lambdas = [s['lambda_'] for s in stats.values()]
-        summary['train/surge_lambda_min'] = min(lambdas)
-        summary['train/surge_lambda_max'] = max(lambdas)
+            summary[f'train/surge_{key}_mean'] = sum(values) / len(values)
+        # A layer the loss did not reach this step (both norms 0, e.g. the
+        # top FPN level when no anchor or RoI of one small image lands on
+        # it) has lambda 0 by the zero-gradient guard: it is counted apart
+        # and left out of lambda's mean/min/max, so that a zero there means
+        # a real one.
+        reached = [
+            s['lambda_'] for s in stats.values()
+            if s['grad_norm_binary'] > 0 or s['grad_norm_aux'] > 0
+        ]
+        summary['train/surge_layers_without_grad'] = len(stats) - len(reached)
+        if reached:
+            summary.update({
+                'train/surge_lambda_mean': sum(reached) / len(reached),
+                'train/surge_lambda_min': min(reached),
+                'train/surge_lambda_max': max(reached),
+            })
         per_layer = {}
         if self.log_per_layer:
             per_layer = {

@@ -15,21 +15,20 @@ from mmbnn.apis import train_and_evaluate
 from ..conftest import REPO_ROOT
 
 # config -> (minimum VOC mAP@0.5 on the demo test split, epochs, extra
-# options). FP and STE run the demo configs' whole 10-epoch budget (the
-# issue's targets: FP >= 0.6, STE >= 0.3; measured 0.742 and 0.753). SURGE
-# measured 0.436 after 4 epochs, StoMPP 0.081 after 3. SURGE and
-# StoMPP run shortened cosine schedules (StoMPP's binarization then ends at
-# epoch 2 of 3) to keep the suite near 15 minutes on 2 cores; SURGE must still
-# clear the STE threshold, StoMPP must train and evaluate (STE-free StoMPP
-# learns slowest: README, "Results"). The binary SSD demo runs its whole
-# 20-epoch budget (measured 0.406; it is at 0.06 after 10 epochs).
+# options). CPU training is not bit-exact across machines and thread counts,
+# so each threshold sits below the lowest of several seeds (README, "Tests"). FP and STE run the demo configs'
+# whole 10-epoch budget (the issue's targets: FP >= 0.6, STE >= 0.3; measured
+# 0.742 and 0.753). SURGE runs a shortened 4-epoch cosine schedule and must
+# still clear the STE threshold (seeds 0-3: 0.40-0.44). STE-free StoMPP runs
+# its whole 10-epoch budget (seeds 0-2: 0.44-0.49): after 3 epochs it ranged
+# 0.02-0.13 over seeds, too close to an untrained model to test anything.
+# The binary SSD demo runs its whole 20-epoch budget (seeds 0-5: 0.28-0.42).
 DEMO_CASES = {
     'configs/demo/faster_rcnn_r18_fp_demo.py': (0.6, 10, {}),
     'configs/demo/faster_rcnn_r18_ste_demo.py': (0.3, 10, {}),
     'configs/demo/faster_rcnn_r18_surge_demo.py': (0.3, 4, {}),
-    'configs/demo/faster_rcnn_r18_stompp_demo.py':
-    (0.05, 3, {'custom_hooks.0.end': 2}),
-    'configs/demo/ssd_vgg16_ste_demo.py': (0.25, 20, {}),
+    'configs/demo/faster_rcnn_r18_stompp_demo.py': (0.25, 10, {}),
+    'configs/demo/ssd_vgg16_ste_demo.py': (0.2, 20, {}),
 }
 
 

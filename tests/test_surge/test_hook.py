@@ -110,3 +110,33 @@ def test_resume_continues_with_identical_surge_state(tmp_path):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0,
                                        msg=key)
     assert float(resumed.model.conv2.compensator.num_updates) == 6
+
+
+def test_layers_the_loss_does_not_reach_stay_out_of_the_lambda_range():
+    from mmengine.logging import MessageHub
+    model = _toy_model(SURGE_CONV).train()
+    x = torch.randn(2, 3, 12, 12)
+    y1 = model.conv1(model.stem(x))
+    y2 = model.conv2(y1)
+    # conv2 is in the graph but receives an all-zero output gradient
+    (y1.square().sum() + 0 * y2.sum()).backward()
+    hook = SURGEHook(eta=0.5, interval=1)
+    hook.compensators = hook.find_compensators(model)
+    hub = MessageHub.get_instance('surge_unreached_layer_test')
+    runner = SimpleNamespace(
+        iter=0, max_iters=1, message_hub=hub,
+        visualizer=SimpleNamespace(add_scalars=lambda *args, **kwargs: None))
+    hook.after_train_iter(runner, 0)
+
+    conv1, conv2 = model.conv1.compensator, model.conv2.compensator
+    assert float(conv2.grad_norm_binary) == float(conv2.grad_norm_aux) == 0
+    assert float(conv2.last_lambda) == 0  # the zero-gradient guard
+    assert float(conv1.last_lambda) > 0
+    assert hub.get_scalar('train/surge_layers_without_grad').current() == 1
+    # lambda's summaries come from conv1 alone, the norms' from both layers
+    for stat in ('mean', 'min', 'max'):
+        assert hub.get_scalar(f'train/surge_lambda_{stat}').current() == \
+            pytest.approx(float(conv1.last_lambda))
+    assert hub.get_scalar('train/surge_grad_norm_binary_mean').current() == \
+        pytest.approx(float(conv1.grad_norm_binary) / 2)
+    assert hub.get_scalar('surge/conv2/lambda').current() == 0
