@@ -3,13 +3,8 @@
 layouts, so mmdet's own ``VOCDataset``/``CocoDataset`` and
 ``VOCMetric``/``CocoMetric`` run end to end without downloads.
 
-Layout written under ``root``::
-
-    VOCdevkit/VOC2007/Annotations/<id>.xml
-    VOCdevkit/VOC2007/JPEGImages/<id>.jpg
-    VOCdevkit/VOC2007/ImageSets/Main/{trainval,test}.txt
-    annotations/instances_{trainval,test}.json   (COCO, same images)
-    demo_dataset.json                             (parameters; idempotence)
+The files are written by :class:`~mmbnn.datasets.layouts.DetectionDatasetWriter`
+(VOC XML, COCO JSON and a ``demo_dataset.json`` manifest for idempotence).
 
 Each image has a smooth random background, clutter (lines, dots, blobs that
 belong to no class) and 1-4 objects of four classes that differ in shape and
@@ -17,25 +12,17 @@ texture: ``circle`` (solid), ``square`` (stripes), ``triangle`` (checker) and
 ``cross`` (solid). Colours are random (they carry no class information),
 sizes vary, and unlabeled pentagons and hollow frames act as distractors.
 """
-import json
-import os
-import os.path as osp
-from typing import Dict, List, Sequence, Tuple
-from xml.etree import ElementTree as ET
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
+from .layouts import (DetectionDatasetWriter, box_iou, read_manifest,
+                      uint8_image)
+
 DEMO_CLASSES = ('circle', 'square', 'triangle', 'cross')
 FORMAT_VERSION = 2
-
-
-def _box_iou(a: Sequence[int], b: Sequence[int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return inter / float(area(a) + area(b) - inter)
+MANIFEST = 'demo_dataset.json'
 
 
 def _texture(rng: np.random.Generator, label: int, h: int, w: int,
@@ -130,7 +117,7 @@ def render_image(rng: np.random.Generator, size: int, min_obj: int,
             x1, y1 = int(rng.integers(0, size - w)), int(
                 rng.integers(0, size - h))
             box = [x1, y1, x1 + w, y1 + h]
-            if all(_box_iou(box, b) < 0.1 for _, b in objects):
+            if all(box_iou(box, b) < 0.1 for _, b in objects):
                 break
         else:
             continue
@@ -142,31 +129,7 @@ def render_image(rng: np.random.Generator, size: int, min_obj: int,
         region = img[y1:y1 + h, x1:x1 + w]
         region[mask] = patch[mask]
         objects.append((label, box))
-    return np.clip(img, 0, 255).astype(np.uint8), objects
-
-
-def _voc_xml(file_name: str, size: int, objects) -> ET.ElementTree:
-    ann = ET.Element('annotation')
-    ET.SubElement(ann, 'folder').text = 'VOC2007'
-    ET.SubElement(ann, 'filename').text = file_name
-    sz = ET.SubElement(ann, 'size')
-    for tag, val in (('width', size), ('height', size), ('depth', 3)):
-        ET.SubElement(sz, tag).text = str(val)
-    ET.SubElement(ann, 'segmented').text = '0'
-    for label, (x1, y1, x2, y2) in objects:
-        obj = ET.SubElement(ann, 'object')
-        ET.SubElement(obj, 'name').text = DEMO_CLASSES[label]
-        ET.SubElement(obj, 'pose').text = 'Unspecified'
-        ET.SubElement(obj, 'truncated').text = '0'
-        ET.SubElement(obj, 'difficult').text = '0'
-        bb = ET.SubElement(obj, 'bndbox')
-        # VOC boxes are 1-based and inclusive
-        for tag, val in (('xmin', x1 + 1), ('ymin', y1 + 1), ('xmax', x2),
-                         ('ymax', y2)):
-            ET.SubElement(bb, tag).text = str(val)
-    tree = ET.ElementTree(ann)
-    ET.indent(tree)
-    return tree
+    return uint8_image(img), objects
 
 
 def generate_demo_dataset(root: str,
@@ -202,54 +165,13 @@ def generate_demo_dataset(root: str,
     params = dict(format_version=FORMAT_VERSION, num_trainval=num_trainval,
                   num_test=num_test, image_size=image_size, min_obj=min_obj,
                   max_obj=max_obj, seed=seed, classes=list(DEMO_CLASSES))
-    manifest = osp.join(root, 'demo_dataset.json')
-    if not force and osp.isfile(manifest):
-        with open(manifest) as f:
-            old = json.load(f)
-        if old.get('params') == params:
-            return old
-    voc = osp.join(root, 'VOCdevkit', 'VOC2007')
-    for sub in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
-        os.makedirs(osp.join(voc, sub), exist_ok=True)
-    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-
+    old = read_manifest(root, MANIFEST, params)
+    if old is not None and not force:
+        return old
+    writer = DetectionDatasetWriter(root, DEMO_CLASSES, supercategory='shape')
     rng = np.random.default_rng(seed)
-    stats = {}
-    splits = (('trainval', num_trainval), ('test', num_test))
-    index = 0
-    for split, count in splits:
-        ids, images, annotations = [], [], []
-        for _ in range(count):
-            index += 1
-            img_id = f'{index:06d}'
-            img, objects = render_image(rng, image_size, min_obj, max_obj)
-            file_name = f'{img_id}.jpg'
-            cv2.imwrite(osp.join(voc, 'JPEGImages', file_name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
-            _voc_xml(file_name, image_size, objects).write(
-                osp.join(voc, 'Annotations', f'{img_id}.xml'))
-            ids.append(img_id)
-            images.append(dict(id=index, file_name=f'VOC2007/JPEGImages/'
-                               f'{file_name}', width=image_size,
-                               height=image_size))
-            for label, (x1, y1, x2, y2) in objects:
-                annotations.append(
-                    dict(id=len(annotations) + 1, image_id=index,
-                         category_id=label + 1, bbox=[x1, y1, x2 - x1,
-                                                      y2 - y1],
-                         area=(x2 - x1) * (y2 - y1), iscrowd=0))
-        with open(osp.join(voc, 'ImageSets', 'Main', f'{split}.txt'),
-                  'w') as f:
-            f.write('\n'.join(ids) + '\n')
-        coco = dict(
-            images=images, annotations=annotations,
-            categories=[dict(id=i + 1, name=n, supercategory='shape')
-                        for i, n in enumerate(DEMO_CLASSES)])
-        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
-                  'w') as f:
-            json.dump(coco, f)
-        stats[split] = dict(images=count, objects=len(annotations))
-    result = dict(params=params, stats=stats)
-    with open(manifest, 'w') as f:
-        json.dump(result, f, indent=2)
-    return result
+    for split, count in (('trainval', num_trainval), ('test', num_test)):
+        writer.write_split(
+            split, (render_image(rng, image_size, min_obj, max_obj)
+                    for _ in range(count)))
+    return writer.finish(MANIFEST, params)

@@ -13,7 +13,8 @@ SMALL = dict(num_trainval=6, num_test=4, image_size=96, min_obj=16,
              max_obj=40)
 
 
-def _digest(root):
+def digest(root):
+    """SHA-256 over every file name and content under ``root``."""
     h = hashlib.sha256()
     for dirpath, _, files in sorted(os.walk(root)):
         for name in sorted(files):
@@ -37,9 +38,9 @@ def test_layout_and_determinism(demo_root, tmp_path):
         assert f.read().split() == [f'{i:06d}' for i in range(1, 7)]
     other = str(tmp_path / 'again')
     generate_demo_dataset(other, **SMALL)
-    assert _digest(other) == _digest(demo_root)
+    assert digest(other) == digest(demo_root)
     generate_demo_dataset(str(tmp_path / 'seed1'), seed=1, **SMALL)
-    assert _digest(str(tmp_path / 'seed1')) != _digest(demo_root)
+    assert digest(str(tmp_path / 'seed1')) != digest(demo_root)
 
 
 def test_idempotent(demo_root):
@@ -63,29 +64,32 @@ PIPELINE = [
 ]
 
 
-def _voc_dataset(root, split):
+def voc_dataset(root, split, classes=DEMO_CLASSES):
+    """mmdet's VOCDataset over a generated dataset."""
     from mmdet.datasets import VOCDataset
     return VOCDataset(
         data_root=osp.join(root, 'VOCdevkit'),
         ann_file=f'VOC2007/ImageSets/Main/{split}.txt',
         data_prefix=dict(sub_data_root='VOC2007/'),
-        metainfo=dict(classes=DEMO_CLASSES), test_mode=True,
+        metainfo=dict(classes=classes), test_mode=True,
         pipeline=PIPELINE)
 
 
-def _coco_dataset(root, split):
+def coco_dataset(root, split, classes=DEMO_CLASSES):
+    """mmdet's CocoDataset over a generated dataset."""
     from mmdet.datasets import CocoDataset
     return CocoDataset(
         data_root=root, ann_file=f'annotations/instances_{split}.json',
         data_prefix=dict(img='VOCdevkit/'),
-        metainfo=dict(classes=DEMO_CLASSES), test_mode=True,
+        metainfo=dict(classes=classes), test_mode=True,
         pipeline=PIPELINE)
 
 
-def test_voc_and_coco_loaders_agree(demo_root, mmdet_scope):
-    voc = _voc_dataset(demo_root, 'test')
-    coco = _coco_dataset(demo_root, 'test')
-    assert len(voc) == len(coco) == SMALL['num_test']
+def check_loaders_agree(root, split, num_images, classes=DEMO_CLASSES):
+    """VOC XML and COCO JSON hold the same images, boxes and labels."""
+    voc = voc_dataset(root, split, classes)
+    coco = coco_dataset(root, split, classes)
+    assert len(voc) == len(coco) == num_images
     assert voc.metainfo['dataset_type'] == 'VOC2007'
     for i in range(len(voc)):
         a, b = voc.get_data_info(i), coco.get_data_info(i)
@@ -100,7 +104,11 @@ def test_voc_and_coco_loaders_agree(demo_root, mmdet_scope):
             [x['bbox_label'] for x in b['instances']]
 
 
-def _evaluate_ground_truth_as_prediction(dataset, metric) -> dict:
+def test_voc_and_coco_loaders_agree(demo_root, mmdet_scope):
+    check_loaders_agree(demo_root, 'test', SMALL['num_test'])
+
+
+def evaluate_ground_truth_as_prediction(dataset, metric) -> dict:
     """Feed every image's ground truth as its prediction (score 1)."""
     metric.dataset_meta = dataset.metainfo
     for i in range(len(dataset)):
@@ -111,15 +119,20 @@ def _evaluate_ground_truth_as_prediction(dataset, metric) -> dict:
     return metric.evaluate(len(dataset))
 
 
-def test_mmdet_metrics_read_it(demo_root, mmdet_scope):
+def check_metrics_read_it(root, split, classes=DEMO_CLASSES):
+    """mmdet's VOCMetric and CocoMetric give 1.0 to the ground truth."""
     from mmdet.evaluation import CocoMetric, VOCMetric
-    voc = _evaluate_ground_truth_as_prediction(
-        _voc_dataset(demo_root, 'test'),
+    voc = evaluate_ground_truth_as_prediction(
+        voc_dataset(root, split, classes),
         VOCMetric(metric='mAP', eval_mode='11points'))
     assert voc['pascal_voc/mAP'] == pytest.approx(1.0)
-    coco = _evaluate_ground_truth_as_prediction(
-        _coco_dataset(demo_root, 'test'),
+    coco = evaluate_ground_truth_as_prediction(
+        coco_dataset(root, split, classes),
         CocoMetric(
-            ann_file=osp.join(demo_root, 'annotations/instances_test.json'),
+            ann_file=osp.join(root, f'annotations/instances_{split}.json'),
             metric='bbox'))
     assert coco['coco/bbox_mAP'] == pytest.approx(1.0)
+
+
+def test_mmdet_metrics_read_it(demo_root, mmdet_scope):
+    check_metrics_read_it(demo_root, 'test')

@@ -59,11 +59,13 @@ val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points')
 test_evaluator = val_evaluator
 
 # What the demo changes in a Faster R-CNN model so it trains on 2 CPU cores:
-# 4 classes, no pretrained download, anchors sized for 20-52 px objects,
+# 4 classes, no pretrained download (so every stage trains and BN uses batch
+# statistics: mmdet's ResNet defaults, frozen stem + layer1 and BN in eval
+# mode, are made for pretrained weights), anchors sized for 20-52 px objects,
 # small RPN/RoI budgets, a slimmer RoI head. Demo configs apply it with
 #   model = {{_base_.demo_model_overrides}}
 demo_model_overrides = dict(
-    backbone=dict(init_cfg=None),
+    backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
     rpn_head=dict(
         anchor_generator=dict(scales=[6], strides=[4, 8, 16, 32, 64])),
     roi_head=dict(

@@ -1,0 +1,203 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""tools/analysis_tools/compare_methods.py on a tiny run (CPU, ~3 min): two
+configs x two seeds, the summary against the runs' own logs, skipping
+finished runs, resuming a killed one."""
+import json
+import os
+import os.path as osp
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from mmbnn.analysis.compare import (compare, format_markdown, run_dir,
+                                    summarize)
+from mmbnn.analysis.curves import load_scalar_log, record_kind
+from mmbnn.datasets import generate_demo_dataset
+
+from ..conftest import REPO_ROOT
+
+CONFIGS = [
+    osp.join(REPO_ROOT, 'configs/demo', f'faster_rcnn_r18_{m}_demo.py')
+    for m in ('fp', 'ste')
+]
+TOOL = osp.join(REPO_ROOT, 'tools/analysis_tools/compare_methods.py')
+
+
+def _options(data_root, epochs):
+    voc = osp.join(data_root, 'VOCdevkit') + '/'
+    options = {
+        f'{k}.dataset.data_root': voc
+        for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    }
+    options.update({
+        'train_dataloader.batch_size': 2, 'val_dataloader.batch_size': 4,
+        'test_dataloader.batch_size': 4, 'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': 1, 'default_hooks.checkpoint.interval': 1
+    })
+    return options
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('compare_data'))
+    generate_demo_dataset(root, num_trainval=6, num_test=4, image_size=96,
+                          min_obj=16, max_obj=40)
+    return root
+
+
+@pytest.fixture(scope='module')
+def finished(data_root, tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('compare'))
+    lines = []
+    summary = compare(CONFIGS, [0, 1], work, _options(data_root, 2),
+                      command='compare test', log=lines.append)
+    return dict(work=work, summary=summary, lines=lines)
+
+
+def _last_logged_map(path):
+    vals = [r for r in load_scalar_log(path)
+            if record_kind(r) == 'val' and 'pascal_voc/mAP' in r]
+    return vals[-1]['pascal_voc/mAP'], [r['step'] for r in vals]
+
+
+def test_summary_equals_the_runs_logged_metrics(finished):
+    work, summary = finished['work'], finished['summary']
+    with open(osp.join(work, 'summary.json')) as f:
+        assert json.load(f) == json.loads(json.dumps(summary))
+    assert list(summary) == ['faster_rcnn_r18_fp_demo',
+                             'faster_rcnn_r18_ste_demo']
+    for config in CONFIGS:
+        entry = summary[osp.splitext(osp.basename(config))[0]]
+        assert entry['seeds'] == [0, 1]
+        per_seed = []
+        for seed in (0, 1):
+            path = run_dir(work, config, seed)
+            with open(osp.join(path, 'result.json')) as f:
+                result = json.load(f)
+            assert result['seed'] == seed
+            # the test of the final checkpoint = the last validation that
+            # MMEngine logged for the same weights
+            logged, epochs = _last_logged_map(path)
+            assert epochs == [1, 2]
+            assert result['map50'] == pytest.approx(logged, abs=1e-6)
+            assert result['curve']['epochs'] == [1, 2]
+            assert result['step_time'] > 0 and result['wall_s'] > 0
+            per_seed.append(result['map50'])
+        assert entry['map50']['per_seed'] == per_seed
+        assert entry['map50']['mean'] == pytest.approx(
+            statistics.fmean(per_seed))
+        assert entry['map50']['std'] == pytest.approx(
+            statistics.stdev(per_seed))
+    text = open(osp.join(work, 'summary.md')).read()
+    assert 'Command: `compare test`' in text
+    for name, entry in summary.items():
+        assert (f"| `{name}` | 0 1 | {entry['map50']['mean']:.3f} ± "
+                f"{entry['map50']['std']:.3f} |") in text
+    with open(osp.join(work, 'summary.png'), 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    # seeds matter: the two seeds of a config trained differently
+    for config in CONFIGS:
+        ckpts = [json.load(open(osp.join(run_dir(work, config, s),
+                                         'result.json')))['checkpoint']
+                 for s in (0, 1)]
+        a, b = (torch.load(c, map_location='cpu')['state_dict']
+                for c in ckpts)
+        assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rerun_skips_finished_runs(finished, data_root):
+    work = finished['work']
+    before = {p: sorted(os.listdir(p)) for p in
+              (run_dir(work, c, s) for c in CONFIGS for s in (0, 1))}
+    lines = []
+    summary = compare(CONFIGS, [0, 1], work, _options(data_root, 2),
+                      command='compare test', log=lines.append)
+    assert lines == ['4 runs: 4 finished (skipped), 0 to run']
+    assert summary == finished['summary']
+    for path, files in before.items():
+        assert sorted(os.listdir(path)) == files
+
+
+def test_other_options_in_the_same_work_dir_are_refused(finished, data_root):
+    with pytest.raises(ValueError, match='another spec'):
+        compare(CONFIGS[:1], [0], finished['work'], _options(data_root, 3))
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='distinct'):
+        compare(CONFIGS[:1], [0, 0], str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        compare(['nope.py'], [0], str(tmp_path))
+
+
+def _validated(path):
+    try:
+        return any(record_kind(r) == 'val' for r in load_scalar_log(path))
+    except (FileNotFoundError, ValueError):  # not yet written / mid-line
+        return False
+
+
+def test_killed_run_resumes_from_its_checkpoint(data_root, tmp_path):
+    work = str(tmp_path / 'killed')
+    options = [f'{k}={v}' for k, v in _options(data_root, 3).items()]
+    cmd = [sys.executable, TOOL, CONFIGS[1], '--seeds', '0', '--work-dir',
+           work, '--cfg-options', *options]
+    path = run_dir(work, CONFIGS[1], 0)
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        # kill it in epoch 2: after epoch 1's checkpoint and validation
+        # (MMEngine validates after saving, so a kill in between would lose
+        # epoch 1's point of the curve, not the run)
+        deadline = time.time() + 300
+        while not _validated(path):
+            assert proc.poll() is None, 'the tool ended before epoch 1'
+            assert time.time() < deadline, 'no validation after 300 s'
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not osp.isfile(osp.join(path, 'result.json'))
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert '(resuming)' in done.stdout
+    log = open(osp.join(path, 'run.log')).read()
+    assert 'resumed epoch: 1' in log or 'resumed epoch: 2' in log
+    with open(osp.join(path, 'result.json')) as f:
+        result = json.load(f)
+    assert result['curve']['epochs'] == [1, 2, 3]
+    assert result['sessions'] == 1  # only the finished session is counted
+    logged, _ = _last_logged_map(path)
+    assert result['map50'] == pytest.approx(logged, abs=1e-6)
+
+
+def test_summarize_and_markdown_without_training():
+    runs = {
+        'a': [dict(config='a.py', seed=s, map50=v, bbox_map=None,
+                   step_time=1.0, wall_s=60.0,
+                   curve=dict(epochs=[1], map50=[v]))
+              for s, v in ((1, 0.5), (0, 0.3))],
+        'b': [dict(config='b.py', seed=0, map50=0.7, bbox_map=0.4,
+                   step_time=None, wall_s=120.0,
+                   curve=dict(epochs=[1], map50=[0.7]))]
+    }
+    summary = summarize(runs)
+    assert summary['a']['seeds'] == [0, 1]
+    assert summary['a']['map50'] == dict(mean=pytest.approx(0.4),
+                                         std=pytest.approx(0.1414213562),
+                                         per_seed=[0.3, 0.5])
+    assert 'bbox_map' not in summary['a']
+    assert summary['b']['bbox_map']['mean'] == 0.4
+    assert summary['b']['map50']['std'] == 0.0
+    text = format_markdown(summary)
+    assert '| `a` | 0 1 | 0.400 ± 0.141 | 0.300 / 0.500 | - | 1.00 | 1.0 |' \
+        in text
+    assert '| `b` | 0 | 0.700 ± 0.000 | 0.700 | 0.400 ± 0.000 | - | 2.0 |' \
+        in text
