@@ -119,12 +119,12 @@ def run_one(path: str) -> Dict:
         Namespace(checkpoint=checkpoint, out=None, show_dir=None,
                   cfg_options=options, **common), 'test')
     metrics = {k: float(v) for k, v in tester.test().items()}
-    # wall time summed over the sessions of a resumed run
+    # wall time summed over the invocations of a resumed run
     timing_path = osp.join(path, TIMING)
     timing = _read_json(timing_path) if osp.isfile(timing_path) else dict(
-        wall_s=0.0, sessions=0)
+        wall_s=0.0, invocations=0)
     timing = dict(wall_s=timing['wall_s'] + time.time() - start,
-                  sessions=timing['sessions'] + 1)
+                  invocations=timing['invocations'] + 1)
     _write_json(timing_path, timing)
     curves = logged_curves(path)
     result = dict(

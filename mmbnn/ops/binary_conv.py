@@ -178,9 +178,8 @@ class BinaryConv(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         if (self.compensator is not None and self.training
                 and torch.is_grad_enabled()):
-            if self.compensator.aux_init == 'copy':
-                self.compensator.copy_latent_weight(self.weight)
-            return self.compensator.compensate(x, self.binary_forward)
+            return self.compensator.compensate(x, self.binary_forward,
+                                               self.weight)
         return self.binary_forward(x)
 
     def extra_repr(self) -> str:

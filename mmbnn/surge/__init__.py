@@ -1,10 +1,10 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-from .compensator import (AUX_INITS, LAMBDA_MODES, SURGECompensator,
-                          strip_compensators)
+from .compensator import (AUX_INITS, AUX_WEIGHTS, LAMBDA_MODES,
+                          SURGECompensator, strip_compensators)
 from .hook import SURGEHook
 from .schedule import ETA_SCHEDULES, eta_at
 
 __all__ = [
-    'AUX_INITS', 'LAMBDA_MODES', 'SURGECompensator', 'strip_compensators',
+    'AUX_INITS', 'AUX_WEIGHTS', 'LAMBDA_MODES', 'SURGECompensator', 'strip_compensators',
     'SURGEHook', 'ETA_SCHEDULES', 'eta_at'
 ]

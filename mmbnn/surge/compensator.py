@@ -31,6 +31,7 @@ from ..ops.binarizers import check_choice
 
 LAMBDA_MODES = ('adaptive', 'fixed', 'ema')
 AUX_INITS = ('copy', 'kaiming')
+AUX_WEIGHTS = ('separate', 'latent')
 
 
 class _Fork(torch.autograd.Function):
@@ -116,6 +117,13 @@ class SURGECompensator(nn.Module):
             needs both branches' input gradients), so the previous step's
             lambda is used. Defaults to False: ``W_a`` follows its own
             gradient.
+        aux_weight (str): ``'separate'``: ``W_a`` is a parameter of its own
+            (initialised by ``aux_init``, trained by its exact gradient);
+            ``'latent'``: the replica convolves with the conv's current
+            latent weights, detached, so it always tracks the layer, adds no
+            parameter and computes no weight gradient (the latent weights
+            keep their surrogate gradient only; ``aux_init`` and
+            ``scale_aux_grad`` do not apply). Defaults to ``'separate'``.
     """
 
     def __init__(self,
@@ -130,11 +138,13 @@ class SURGECompensator(nn.Module):
                  ema_momentum: float = 0.9,
                  eps: float = 1e-8,
                  aux_init: str = 'copy',
-                 scale_aux_grad: bool = False) -> None:
+                 scale_aux_grad: bool = False,
+                 aux_weight: str = 'separate') -> None:
         super().__init__()
         self.lambda_mode = check_choice('lambda_mode', lambda_mode,
                                         LAMBDA_MODES)
         self.aux_init = check_choice('aux_init', aux_init, AUX_INITS)
+        self.aux_weight = check_choice('aux_weight', aux_weight, AUX_WEIGHTS)
         if not 0.0 <= ema_momentum < 1.0:
             raise ValueError(
                 f'ema_momentum must be in [0, 1), got {ema_momentum}')
@@ -147,32 +157,45 @@ class SURGECompensator(nn.Module):
         self.ema_momentum = float(ema_momentum)
         self.eps = float(eps)
         self.scale_aux_grad = scale_aux_grad
-        self.weight = nn.Parameter(torch.empty(weight_shape))
-        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+        self.weight: Optional[nn.Parameter] = None
+        if aux_weight == 'separate':
+            self.weight = nn.Parameter(torch.empty(weight_shape))
+            nn.init.kaiming_uniform_(self.weight, a=5**0.5)
         # State saved in checkpoints, so a resumed run continues with it.
         self.register_buffer('eta', torch.tensor(float(eta)))
         self.register_buffer('last_lambda', torch.tensor(0.0))
         self.register_buffer('grad_norm_binary', torch.tensor(0.0))
         self.register_buffer('grad_norm_aux', torch.tensor(0.0))
         self.register_buffer('num_updates', torch.tensor(0))
-        self.register_buffer('aux_initialized',
-                             torch.tensor(aux_init != 'copy'))
+        self.register_buffer(
+            'aux_initialized',
+            torch.tensor(aux_init != 'copy' or aux_weight == 'latent'))
         self._aux_ready = False
 
-    def compensate(self, x: Tensor, binary_forward) -> Tensor:
+    def compensate(self, x: Tensor, binary_forward,
+                   latent_weight: Tensor) -> Tensor:
         """Run ``binary_forward`` on ``x`` with the compensated gradient.
 
         Args:
             x (Tensor): The conv's real-valued input.
             binary_forward (Callable[[Tensor], Tensor]): The binary path
                 (binarize input and weight, convolve).
+            latent_weight (Tensor): The conv's latent (real) weights: the
+                source of ``aux_init='copy'`` and, with
+                ``aux_weight='latent'``, the replica's weights.
 
         Returns:
             Tensor: ``binary_forward(x)``, bit for bit.
         """
+        if self.aux_weight == 'latent':
+            weight = latent_weight.detach()
+        else:
+            if self.aux_init == 'copy':
+                self.copy_latent_weight(latent_weight)
+            weight = self.weight
         x_binary, x_aux = _Fork.apply(x, self)
         y = binary_forward(x_binary)
-        return _AuxiliaryBranch.apply(y, x_aux, self.weight, self)
+        return _AuxiliaryBranch.apply(y, x_aux, weight, self)
 
     @torch.no_grad()
     def copy_latent_weight(self, weight: Tensor) -> None:
@@ -217,7 +240,7 @@ class SURGECompensator(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'lambda_mode={self.lambda_mode}, eta={float(self.eta):g}, '
-                f'aux_init={self.aux_init}')
+                f'aux_weight={self.aux_weight}, aux_init={self.aux_init}')
 
 
 def strip_compensators(model: nn.Module) -> int:

@@ -82,6 +82,33 @@ def test_aux_weight_gets_its_exact_unscaled_gradient():
     assert surge.weight.grad is not None
 
 
+@pytest.mark.parametrize('geometry', GEOMETRIES)
+def test_latent_aux_weight_tracks_the_layer(geometry):
+    surge, plain = _pair(eta=0.6, comp=dict(aux_weight='latent'),
+                         **copy.deepcopy(geometry))
+    c = surge.compensator
+    assert c.weight is None and 'compensator.weight' not in \
+        surge.state_dict()
+    for _ in range(2):  # the replica follows the latent weights as they move
+        with torch.no_grad():
+            surge.weight.add_(0.05 * torch.randn_like(surge.weight))
+            plain.weight.copy_(surge.weight)
+        x = torch.randn(2, 4, 9, 9)
+        upstream = torch.randn_like(plain(x))
+        surge.zero_grad(), plain.zero_grad()
+        xs = x.clone().requires_grad_(True)
+        surge(xs).backward(upstream)
+        xb = x.clone().requires_grad_(True)
+        plain(xb).backward(upstream)
+        xa = x.clone().requires_grad_(True)
+        F.conv2d(xa, surge.weight.detach(), None, c.stride, c.padding,
+                 c.dilation, c.groups).backward(upstream)
+        lam = 0.6 * xb.grad.norm() / (xa.grad.norm() + 1e-8)
+        torch.testing.assert_close(xs.grad, xb.grad + lam * xa.grad)
+        # the latent weights keep exactly their surrogate gradient
+        torch.testing.assert_close(surge.weight.grad, plain.weight.grad)
+
+
 def test_fixed_and_ema_lambda():
     surge, plain = _pair(comp=dict(lambda_mode='fixed', fixed_lambda=0.25))
     x = torch.randn(2, 4, 8, 8)
@@ -150,6 +177,7 @@ def test_eval_skips_the_branch_and_strip_removes_it():
 @pytest.mark.parametrize('bad,match', [
     (dict(lambda_mode='auto'), "lambda_mode='auto'.*'adaptive'"),
     (dict(aux_init='zeros'), "aux_init='zeros'.*'copy'"),
+    (dict(aux_weight='shared'), "aux_weight='shared'.*'latent'"),
     (dict(ema_momentum=1.0), 'ema_momentum'),
 ])
 def test_bad_options_are_clear_errors(bad, match):
