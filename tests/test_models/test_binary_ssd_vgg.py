@@ -94,3 +94,26 @@ def test_fixed_ssd_head_predicts_where_mmdet_head_cannot(mmdet_scope):
     fixed.load_state_dict(upstream.state_dict())
     results = fixed.predict_by_feat(*fixed(feats), batch_img_metas=metas)
     assert results[0].bboxes.shape[1] == 4
+
+
+@pytest.mark.parametrize('backend', ['reference', 'auto'])
+def test_deploy_conversion_keeps_the_outputs(backend):
+    from mmbnn.deploy import PackedBinaryConv, convert_to_deploy
+    torch.manual_seed(0)
+    model = BinarySSDVGG(conv_cfg=BINARY, base_channels=16)
+    model.init_weights()
+    for m in model.modules():  # non-trivial BN statistics and thresholds
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+        if isinstance(m, BinaryConv) and m.threshold is not None:
+            m.threshold.data.uniform_(-0.2, 0.2)
+    model.eval()
+    x = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        before = model(x)
+        convert_to_deploy(model, backend=backend)
+        after = model(x)
+    assert sum(isinstance(m, PackedBinaryConv) for m in model.modules()) == 14
+    for a, b in zip(before, after):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)

@@ -165,14 +165,15 @@ class BinarySSDVGG(BaseModule):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         outs = []
-        conv_input = x
+        layer_input = x
         for index, layer in enumerate(self.features):
             if isinstance(layer, ConvPostProcess):
-                x = layer(x, conv_input)
-            elif isinstance(layer, nn.Conv2d):
-                conv_input, x = x, layer(x)
+                # a post-process follows its conv: its shortcut is the conv's
+                # input, whatever module the conv is (a deploy model's packed
+                # conv is no nn.Conv2d)
+                x = layer(x, layer_input)
             else:
-                x = layer(x)
+                layer_input, x = x, layer(x)
             if index in self.out_feature_indices:
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
