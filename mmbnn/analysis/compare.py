@@ -7,7 +7,9 @@ Each run lives in ``WORK_DIR/<config name>/seed_<seed>/``:
 - ``spec.json``: config, seed and ``--cfg-options`` of the run (a rerun with
   other options is refused instead of mixing results);
 - the MMEngine work dir of the training (checkpoints, logs, ``vis_data``),
-  and ``run.log``, the run's console output;
+  ``run.log`` (the run's console output) and ``plots/`` (the curves of
+  :func:`~mmbnn.analysis.curves.plot_curves`: losses, mAP, and the per-layer
+  SURGE lambda / StoMPP frozen fractions where the config has them);
 - ``result.json``: written last and atomically, once the final checkpoint is
   evaluated. A run with a ``result.json`` is skipped by later invocations; a
   run without one resumes from its latest checkpoint.
@@ -28,7 +30,7 @@ import time
 from argparse import Namespace
 from typing import Callable, Dict, List, Optional, Sequence
 
-from .curves import load_scalar_log, record_kind
+from .curves import load_scalar_log, plot_curves, record_kind
 
 SPEC = 'spec.json'
 RESULT = 'result.json'
@@ -127,6 +129,7 @@ def run_one(path: str) -> Dict:
                   invocations=timing['invocations'] + 1)
     _write_json(timing_path, timing)
     curves = logged_curves(path)
+    plot_curves(path)  # losses, mAP, StoMPP / SURGE per-layer diagnostics
     result = dict(
         spec, checkpoint=osp.abspath(checkpoint), metrics=metrics,
         map50=map50(metrics), bbox_map=metrics.get(BBOX_MAP_KEY),

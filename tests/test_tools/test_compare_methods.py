@@ -87,6 +87,10 @@ def test_summary_equals_the_runs_logged_metrics(finished):
             assert result['map50'] == pytest.approx(logged, abs=1e-6)
             assert result['curve']['epochs'] == [1, 2]
             assert result['step_time'] > 0 and result['wall_s'] > 0
+            for plot in ('losses', 'map'):
+                with open(osp.join(path, 'plots', f'{plot}.png'), 'rb') as f:
+                    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
             per_seed.append(result['map50'])
         assert entry['map50']['per_seed'] == per_seed
         assert entry['map50']['mean'] == pytest.approx(
