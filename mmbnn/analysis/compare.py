@@ -244,6 +244,7 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
 
 def _prepare(path: str, spec: Dict) -> None:
     """Create the run dir with its spec; refuse a different existing one."""
+    spec = json.loads(json.dumps(spec))  # as stored: tuples become lists
     os.makedirs(path, exist_ok=True)
     spec_path = osp.join(path, SPEC)
     if osp.isfile(spec_path):

@@ -132,6 +132,15 @@ def test_other_options_in_the_same_work_dir_are_refused(finished, data_root):
         compare(CONFIGS[:1], [0], finished['work'], _options(data_root, 3))
 
 
+def test_spec_is_compared_as_stored(tmp_path):
+    from mmbnn.analysis.compare import _prepare
+    spec = dict(config='a.py', seed=0, cfg_options={'x.y': (1, 2)})
+    _prepare(str(tmp_path), spec)
+    _prepare(str(tmp_path), spec)  # a tuple option matches its JSON list
+    with pytest.raises(ValueError, match='another spec'):
+        _prepare(str(tmp_path), dict(spec, seed=1))
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='distinct'):
         compare(CONFIGS[:1], [0, 0], str(tmp_path))
