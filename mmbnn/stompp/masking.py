@@ -30,29 +30,36 @@ from ..ops.binarizers import SURROGATE_GRADIENTS, check_choice, hard_sign
 
 ACT_MASKS = ('element', 'channel')
 EVAL_ACTS = ('expected', 'sign', 'clip')
+WEIGHT_GRADS = ('clip', 'identity')
 
 
 class _MaskedBinarize(torch.autograd.Function):
-    """``where(M, sign(u), clip(u))`` with StoMPP's backward."""
+    """``where(M, sign(u), clip(u))`` with StoMPP's backward: unfrozen
+    entries get clip's derivative (or 1 with ``straight_clip``), frozen ones
+    zero or the ``ste_on_frozen`` surrogate."""
 
     @staticmethod
-    def forward(ctx, u: Tensor, mask: Tensor,
-                ste_on_frozen: Optional[str]) -> Tensor:
+    def forward(ctx, u: Tensor, mask: Tensor, ste_on_frozen: Optional[str],
+                straight_clip: bool = False) -> Tensor:
         ctx.save_for_backward(u, mask)
         ctx.ste_on_frozen = ste_on_frozen
+        ctx.straight_clip = straight_clip
         return torch.where(mask, hard_sign(u), u.clamp(-1, 1))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         u, mask = ctx.saved_tensors
-        unfrozen = (u.abs() <= 1).to(grad.dtype)
+        if ctx.straight_clip:
+            unfrozen = torch.ones_like(grad)
+        else:
+            unfrozen = (u.abs() <= 1).to(grad.dtype)
         if ctx.ste_on_frozen is None:
             local = torch.where(mask, torch.zeros_like(unfrozen), unfrozen)
         else:
             local = torch.where(mask,
                                 SURROGATE_GRADIENTS[ctx.ste_on_frozen](u),
                                 unfrozen)
-        return grad * local, None, None
+        return grad * local, None, None, None
 
 
 def _seed(*parts: int) -> int:
@@ -84,6 +91,17 @@ class StoMPPMasking(nn.Module):
         eval_act (str): Activations in evaluation mode for a partially
             frozen layer: ``'expected'``, ``'sign'`` or ``'clip'``.
             Defaults to ``'expected'``.
+        weight_grad (str): Gradient of the weight entries. ``'clip'``: the
+            literal rule (clip's derivative ``1{|u| <= 1}`` for continuous
+            entries, ``ste_on_frozen``'s surrogate for frozen ones).
+            ``'identity'``: continuous entries pass the gradient straight
+            through the clip, and frozen ones get the identity STE when
+            ``ste_on_frozen`` is set (zero when it is None). The weights
+            are binarized as ``W / mean|W|`` (see
+            :meth:`~mmbnn.ops.BinaryConv.binary_weight`), so about 42% of
+            Gaussian weights lie beyond +-1, where ``'clip'`` never updates
+            them again; ``'identity'`` keeps them learning, like the latent
+            weights of the plain STE. Defaults to ``'clip'``.
     """
 
     def __init__(self,
@@ -91,7 +109,8 @@ class StoMPPMasking(nn.Module):
                  refresh_rate: int = 100,
                  act_mask: str = 'element',
                  ste_on_frozen: Optional[str] = None,
-                 eval_act: str = 'expected') -> None:
+                 eval_act: str = 'expected',
+                 weight_grad: str = 'clip') -> None:
         super().__init__()
         if refresh_rate < 0:
             raise ValueError(
@@ -102,6 +121,8 @@ class StoMPPMasking(nn.Module):
             check_choice('ste_on_frozen', ste_on_frozen, SURROGATE_GRADIENTS)
         self.ste_on_frozen = ste_on_frozen
         self.eval_act = check_choice('eval_act', eval_act, EVAL_ACTS)
+        self.weight_grad = check_choice('weight_grad', weight_grad,
+                                        WEIGHT_GRADS)
         # p = 1 until a StoMPPHook says otherwise: a model built for
         # inference, without the hook, is the hard-binary network.
         self.register_buffer('p_weight', torch.tensor(1.0))
@@ -146,6 +167,10 @@ class StoMPPMasking(nn.Module):
         return float(self.weight_mask().float().mean())
 
     def binarize_weight(self, weight: Tensor) -> Tensor:
+        if self.weight_grad == 'identity':
+            ste = None if self.ste_on_frozen is None else 'identity'
+            return _MaskedBinarize.apply(weight, self.weight_mask(), ste,
+                                         True)
         return _MaskedBinarize.apply(weight, self.weight_mask(),
                                      self.ste_on_frozen)
 
@@ -169,4 +194,4 @@ class StoMPPMasking(nn.Module):
     def extra_repr(self) -> str:
         return (f'refresh_rate={self.refresh_rate}, act_mask={self.act_mask}'
                 f', ste_on_frozen={self.ste_on_frozen}, '
-                f'eval_act={self.eval_act}')
+                f'eval_act={self.eval_act}, weight_grad={self.weight_grad}')

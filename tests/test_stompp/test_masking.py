@@ -146,3 +146,31 @@ def test_composes_with_surge():
     conv(x).sum().backward()
     assert float(conv.compensator.last_lambda) > 0
     assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize('ste_on_frozen', [None, 'clipped'])
+def test_identity_weight_grad_keeps_every_weight_learning(ste_on_frozen):
+    conv = _conv(ste_on_frozen=ste_on_frozen, weight_grad='identity')
+    m = conv.progressive
+    m.set_state(0, 0.5, 0.5, seed=0, layer_index=0)
+    conv.train()
+    u = torch.randn(conv.weight.shape).mul_(1.5).requires_grad_(True)
+    mask = m.weight_mask()
+    out = m.binarize_weight(u)
+    # the forward value is the rule's, whatever the gradient
+    assert torch.equal(out.detach(), torch.where(
+        mask, hard_sign(u.detach()), u.detach().clamp(-1, 1)))
+    upstream = torch.randn_like(out)
+    out.backward(upstream)
+    assert ((u.detach().abs() > 1) & ~mask).any()
+    # continuous entries, beyond +-1 too: straight through the clip
+    torch.testing.assert_close(u.grad[~mask], upstream[~mask])
+    frozen = upstream[mask] if ste_on_frozen else torch.zeros_like(
+        upstream[mask])
+    torch.testing.assert_close(u.grad[mask], frozen)
+    # the activations keep the literal rule
+    x = torch.randn(2, 64, 5, 5).mul_(1.5).requires_grad_(True)
+    m.binarize_act(x).backward(torch.ones_like(x))
+    assert torch.all(x.grad[x.detach().abs() > 1] == 0)
+    with pytest.raises(ValueError, match="weight_grad='ste'.*'identity'"):
+        _conv(weight_grad='ste')
