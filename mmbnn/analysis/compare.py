@@ -242,10 +242,12 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
     fig.savefig(path, dpi=100)
 
 
-def _prepare(path: str, spec: Dict) -> None:
-    """Create the run dir with its spec; refuse a different existing one."""
+def _prepare(path: str, spec: Dict, create: bool = True) -> None:
+    """Create the run dir with its spec (if ``create``); refuse a different
+    existing one."""
     spec = json.loads(json.dumps(spec))  # as stored: tuples become lists
-    os.makedirs(path, exist_ok=True)
+    if create:
+        os.makedirs(path, exist_ok=True)
     spec_path = osp.join(path, SPEC)
     if osp.isfile(spec_path):
         old = _read_json(spec_path)
@@ -253,7 +255,7 @@ def _prepare(path: str, spec: Dict) -> None:
             raise ValueError(
                 f'{path} holds a run of another spec ({old}); this one is '
                 f'{spec}. Use another --work-dir or remove that run dir.')
-    else:
+    elif create:
         _write_json(spec_path, spec)
 
 
@@ -267,7 +269,8 @@ def compare(configs: Sequence[str],
             work_dir: str,
             cfg_options: Optional[Dict] = None,
             command: str = '',
-            log: Callable[[str], None] = print) -> Dict[str, Dict]:
+            log: Callable[[str], None] = print,
+            train: bool = True) -> Dict[str, Dict]:
     """Train and evaluate every config x seed (one at a time), skipping
     finished runs and resuming interrupted ones; write the summary files.
 
@@ -278,6 +281,8 @@ def compare(configs: Sequence[str],
         cfg_options (dict, optional): ``--cfg-options`` for every run.
         command (str): The command line, recorded in ``summary.md``.
         log (Callable): Where progress lines go. Defaults to ``print``.
+        train (bool): Run the unfinished runs. False summarizes the finished
+            ones only. Defaults to True.
 
     Returns:
         dict: The summary (also in ``work_dir/summary.json``).
@@ -293,7 +298,7 @@ def compare(configs: Sequence[str],
     plan = [(c, s, run_dir(work_dir, c, s)) for c in configs for s in seeds]
     for config, seed, path in plan:
         _prepare(path, dict(config=config, seed=seed,
-                            cfg_options=dict(cfg_options or {})))
+                            cfg_options=dict(cfg_options or {})), train)
     results: Dict[str, List[Dict]] = {n: [] for n in names}
     pending = []
     for config, seed, path in plan:
@@ -304,6 +309,10 @@ def compare(configs: Sequence[str],
             pending.append((config, seed, path))
     log(f'{len(plan)} runs: {len(plan) - len(pending)} finished (skipped), '
         f'{len(pending)} to run')
+    if not train:
+        for config, seed, _ in pending:
+            log(f'not run: {config_name(config)} seed {seed}')
+        pending = []
     walls: List[float] = []
     for index, (config, seed, path) in enumerate(pending):
         resumed = any(f.endswith('.pth') for f in os.listdir(path))

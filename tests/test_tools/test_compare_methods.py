@@ -127,6 +127,17 @@ def test_rerun_skips_finished_runs(finished, data_root):
         assert sorted(os.listdir(path)) == files
 
 
+def test_summary_only_trains_nothing(finished, data_root):
+    lines = []
+    summary = compare(CONFIGS, [0, 1, 5], finished['work'],
+                      _options(data_root, 2), log=lines.append, train=False)
+    assert lines[0] == '6 runs: 4 finished (skipped), 2 to run'
+    assert sorted(lines[1:]) == ['not run: faster_rcnn_r18_fp_demo seed 5',
+                                 'not run: faster_rcnn_r18_ste_demo seed 5']
+    assert summary == finished['summary']
+    assert not osp.exists(run_dir(finished['work'], CONFIGS[0], 5))
+
+
 def test_other_options_in_the_same_work_dir_are_refused(finished, data_root):
     with pytest.raises(ValueError, match='another spec'):
         compare(CONFIGS[:1], [0], finished['work'], _options(data_root, 3))

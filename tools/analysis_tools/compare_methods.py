@@ -29,6 +29,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True,
                         help='root of the run dirs and the summary')
     parser.add_argument(
+        '--summary-only', action='store_true',
+        help='train nothing: summarize the finished runs of the configs x '
+        'seeds')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='overrides applied to every run, key=value (as tools/train.py)')
     return parser.parse_args()
@@ -38,7 +42,8 @@ def main() -> None:
     args = parse_args()
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     summary = compare(args.configs, args.seeds, args.work_dir,
-                      cfg_options=args.cfg_options, command=command)
+                      cfg_options=args.cfg_options, command=command,
+                      train=not args.summary_only)
     for name, entry in summary.items():
         m = entry['map50']
         print(f"{name:<45} mAP@0.5 {m['mean']:.4f} ± {m['std']:.4f} "
