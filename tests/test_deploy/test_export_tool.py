@@ -18,6 +18,7 @@ from mmbnn.deploy import (PackedBinaryConv, export_deploy_checkpoint,
                           kernel_available, load_deploy_model)
 
 from ..conftest import REPO_ROOT
+from .kernel_check import assert_kernel_matches_reference
 
 EXPORT = osp.join(REPO_ROOT, 'tools/deploy/export.py')
 SURGE = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
@@ -98,39 +99,10 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
         assert torch.equal(e.labels, g.labels)
 
     if kernel_available():
-        # the packed kernel sums the same integers and scales them in float,
-        # so each layer matches the reference to rounding. The check is per
-        # layer, on the activations the exported detector really sees: over
-        # a whole network a 1e-7 rounding difference can flip the sign of a
-        # value lying on the next layer's threshold, and NMS turns a 1e-6
-        # score difference between near-tied boxes into another kept set.
-        inputs = {}
-
-        def record(name):
-            def hook(module, args, out):
-                inputs.setdefault(name, (args[0], out))
-            return hook
-
-        hooks = [
-            m.register_forward_hook(record(name))
-            for name, m in deploy.named_modules()
-            if isinstance(m, PackedBinaryConv)
-        ]
         x = torch.randn(2, 3, 128, 128,
                         generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            deploy.extract_feat(x)
-            for hook in hooks:
-                hook.remove()
-            assert len(inputs) == 24
-            for name, (layer_in, expected_out) in inputs.items():
-                layer = deploy.get_submodule(name)
-                layer.backend = 'kernel'
-                assert layer.uses_kernel(layer_in), name
-                torch.testing.assert_close(
-                    layer(layer_in), expected_out, rtol=1e-4, atol=1e-4,
-                    msg=lambda m, name=name: f'{name}: {m}')
-                layer.backend = 'reference'
+        assert_kernel_matches_reference(deploy,
+                                        lambda: deploy.extract_feat(x), 24)
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):
