@@ -44,7 +44,8 @@ def test_config_builds(config, mmdet_scope):
     if cfg.model.type == 'SingleStageDetector':
         _check_binary_ssd(model, binary, config)
     else:
-        _check_binary_faster_rcnn(model, binary, cfg.model.backbone.depth)
+        _check_binary_faster_rcnn(model, binary, cfg.model.backbone.depth,
+                                  '_binrpn_' in osp.basename(config))
 
 
 def _real_convs(model, binary):
@@ -52,14 +53,16 @@ def _real_convs(model, binary):
             if isinstance(m, nn.Conv2d) and n not in binary]
 
 
-def _check_binary_faster_rcnn(model, binary, depth):
+def _check_binary_faster_rcnn(model, binary, depth, binary_rpn):
     backbone = [n for n in binary if n.startswith('backbone.')]
     neck = [n for n in binary if n.startswith('neck.')]
+    rpn = [n for n in binary if n.startswith('rpn_head.')]
     assert len(backbone) == {18: 16, 34: 32}[depth]
     assert sorted(neck) == sorted(
         [f'neck.lateral_convs.{i}.conv' for i in range(4)] +
         [f'neck.fpn_convs.{i}.conv' for i in range(4)])
-    assert len(binary) == len(backbone) + len(neck)
+    assert rpn == (['rpn_head.rpn_conv'] if binary_rpn else [])
+    assert len(binary) == len(backbone) + len(neck) + len(rpn)
     real = _real_convs(model, binary)
     assert sorted(n for n in real if n.startswith('backbone.')) == [
         'backbone.conv1', 'backbone.layer2.0.downsample.0',

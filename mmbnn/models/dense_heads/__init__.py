@@ -1,4 +1,5 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
+from .binary_rpn_head import BinaryRPNHead
 from .fixed_ssd_head import FixedSSDHead
 
-__all__ = ['FixedSSDHead']
+__all__ = ['BinaryRPNHead', 'FixedSSDHead']
