@@ -6,6 +6,7 @@ float32: single ResNet-18 layer shapes (``F.conv2d`` vs
 form). Every variant runs once per round, round-robin, so machine noise
 hits all of them alike; medians and ratios are reported."""
 import copy
+import platform
 import statistics
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -16,6 +17,18 @@ import torch.nn.functional as F
 # (channels, spatial size) of the 3x3 convs of ResNet-18's four stages
 RESNET18_LAYERS: Tuple[Tuple[int, int], ...] = ((64, 56), (128, 28),
                                                 (256, 14), (512, 7))
+
+
+def cpu_name() -> str:
+    """The CPU model name (``/proc/cpuinfo``), for benchmark reports."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'cpu'
 
 
 def interleaved_times(fns: Dict[str, Callable[[], object]],

@@ -14,24 +14,13 @@ Example:
 """
 import argparse
 import os
-import platform
 
 import torch
 
 from mmbnn.apis.benchmark_binary import (RESNET18_LAYERS,
-                                         benchmark_binary_conv, format_table)
+                                         benchmark_binary_conv, cpu_name,
+                                         format_table)
 from mmbnn.ops import xnor
-
-
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'cpu'
 
 
 def parse_args() -> argparse.Namespace:

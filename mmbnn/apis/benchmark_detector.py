@@ -1,0 +1,177 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Whole-detector CPU latency: a full-precision detector against the deploy
+form of a binary one, on the same test pipeline input, interleaved.
+
+Each variant is ``model.predict`` on one preprocessed batch (the config's
+test pipeline and data preprocessor, as ``mmdet.apis.inference_detector``
+prepares it); every variant runs once per round, so machine noise hits all
+alike. Stage times are measured in the same calls by timing the stage
+methods of the model (see :data:`STAGES`); ``other`` is the rest of
+``predict`` (anchors, RoI bookkeeping, rescaling).
+"""
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .benchmark_binary import interleaved_times
+
+# (stage name, submodule path, method): the stages timed inside predict.
+# They do not nest: e.g. RPNHead.predict calls forward, then predict_by_feat.
+STAGES: Tuple[Tuple[str, str, str], ...] = (
+    ('backbone', 'backbone', 'forward'),
+    ('neck', 'neck', 'forward'),
+    ('rpn_head', 'rpn_head', 'forward'),
+    ('rpn_proposals', 'rpn_head', 'predict_by_feat'),
+    ('roi_extractor', 'roi_head.bbox_roi_extractor', 'forward'),
+    ('roi_bbox_head', 'roi_head.bbox_head', 'forward'),
+    ('roi_post', 'roi_head.bbox_head', 'predict_by_feat'),
+    ('bbox_head', 'bbox_head', 'forward'),
+    ('bbox_post', 'bbox_head', 'predict_by_feat'),
+)
+
+
+def _submodule(model: nn.Module, path: str) -> Optional[nn.Module]:
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
+
+
+@contextmanager
+def stage_timers(model: nn.Module, sink: Dict[str, float]):
+    """Add the seconds spent in each of :data:`STAGES` (those the model
+    has) to ``sink`` while the block runs, and the number of RoIs the RoI
+    extractor receives to ``sink['rois']``; the methods are restored after.
+    """
+    patched: List[Tuple[nn.Module, str]] = []
+    for stage, path, method in STAGES:
+        module = _submodule(model, path)
+        if module is None or not hasattr(module, method):
+            continue
+        original = getattr(module, method)
+
+        def timed(*args, _fn=original, _stage=stage, **kwargs):
+            if _stage == 'roi_extractor' and len(args) > 1:
+                sink['rois'] = sink.get('rois', 0) + len(args[1])
+            start = time.perf_counter()
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                sink[_stage] = (sink.get(_stage, 0.0) +
+                                time.perf_counter() - start)
+
+        setattr(module, method, timed)  # an instance attribute shadows it
+        patched.append((module, method))
+    try:
+        yield
+    finally:
+        for module, method in patched:
+            delattr(module, method)
+
+
+def prepare_batch(model: nn.Module, cfg, image_hw: Sequence[int],
+                  batch: int, seed: int = 0) -> dict:
+    """A preprocessed batch of ``batch`` copies of one random image of
+    ``image_hw``, through the config's test pipeline and the model's data
+    preprocessor (as ``inference_detector`` does)."""
+    from mmcv.transforms import Compose
+    from mmdet.utils import get_test_pipeline_cfg
+    from mmengine.dataset import pseudo_collate
+    pipeline = get_test_pipeline_cfg(cfg).copy()
+    pipeline[0] = dict(pipeline[0], type='mmdet.LoadImageFromNDArray')
+    image = np.random.default_rng(seed).integers(
+        0, 256, (*image_hw, 3), dtype=np.uint8)
+    sample = Compose(pipeline)(dict(img=image, img_id=0))
+    with torch.no_grad():
+        return model.data_preprocessor(pseudo_collate([sample] * batch),
+                                       False)
+
+
+def set_num_proposals(model: nn.Module, num: Optional[int]) -> None:
+    """Set the RPN's test-time proposal count (``test_cfg.rpn.nms_pre`` and
+    ``max_per_img``) of a two-stage detector; no-op for others."""
+    head = getattr(model, 'rpn_head', None)
+    if num is None or head is None:
+        return
+    head.test_cfg['nms_pre'] = num
+    head.test_cfg['max_per_img'] = num
+
+
+def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
+                        proposals: Sequence[Optional[int]] = (None, ),
+                        repeats: int = 10,
+                        warmup: int = 2) -> List[dict]:
+    """Time ``model.predict`` of every variant x proposal count.
+
+    Args:
+        variants (dict): ``{name: (model in eval mode, preprocessed
+            batch)}``.
+        proposals (Sequence[int | None]): RPN proposal counts to run
+            (None: the config's); ignored by one-stage detectors.
+        repeats (int): Timed rounds. Defaults to 10.
+        warmup (int): Untimed rounds first. Defaults to 2.
+
+    Returns:
+        list[dict]: Per (variant, proposals): ``name``, ``proposals``,
+        ``total_ms`` (median), ``stages_ms`` (median per stage, plus
+        ``other``) and ``rois`` (RoIs the RoI head received per batch).
+    """
+    stage_log: Dict[tuple, List[Dict[str, float]]] = {}
+    fns: Dict[tuple, Callable] = {}
+    for name, (model, data) in variants.items():
+        for num in proposals:
+            key = (name, num)
+            stage_log[key] = []
+
+            def run(model=model, data=data, num=num, key=key):
+                set_num_proposals(model, num)
+                sink: Dict[str, float] = {}
+                with stage_timers(model, sink):
+                    results = model.predict(data['inputs'],
+                                            data['data_samples'])
+                stage_log[key].append(sink)
+                return results
+
+            fns[key] = run
+    times = interleaved_times(fns, repeats, warmup)
+    rows = []
+    for key, seconds in times.items():
+        timed = stage_log[key][warmup:]
+        num_rois = [t.pop('rois', 0) for t in timed]
+        stages = {
+            stage: statistics.median(t.get(stage, 0.0) for t in timed) * 1e3
+            for stage in timed[0]
+        }
+        total = statistics.median(seconds) * 1e3
+        others = [s - sum(t.values()) for s, t in zip(seconds, timed)]
+        stages['other'] = statistics.median(others) * 1e3
+        rows.append(dict(name=key[0], proposals=key[1], total_ms=total,
+                         stages_ms=stages, rois=max(num_rois)))
+    return rows
+
+
+def format_rows(rows: List[dict], reference: str) -> str:
+    """A Markdown table: totals, speed-up against ``reference`` at the same
+    proposal count, and the per-stage medians."""
+    stages = []
+    for row in rows:
+        stages += [s for s in row['stages_ms'] if s not in stages]
+    ref = {row['proposals']: row['total_ms'] for row in rows
+           if row['name'] == reference}
+    head = ('| model | proposals | RoIs | total (ms) | speed-up | ' +
+            ' | '.join(f'{s} (ms)' for s in stages) + ' |')
+    lines = [head, '|---|---:|---:|---:|---:|' + '---:|' * len(stages)]
+    for row in rows:
+        speedup = ref.get(row['proposals'], float('nan')) / row['total_ms']
+        cells = ' | '.join(f"{row['stages_ms'].get(s, 0.0):.1f}"
+                           for s in stages)
+        num = 'config' if row['proposals'] is None else row['proposals']
+        lines.append(f"| {row['name']} | {num} | {row['rois']} | "
+                     f"{row['total_ms']:.1f} | "
+                     f'{speedup:.2f}x | {cells} |')
+    return '\n'.join(lines)

@@ -1,0 +1,96 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""benchmark_detector: per-stage timing of real predict calls on the demo
+configs, restored methods, proposal counts, and the command line."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmbnn.apis.benchmark_detector import (benchmark_detectors, format_rows,
+                                           prepare_batch, stage_timers)
+from mmbnn.deploy import convert_to_deploy
+from mmbnn.deploy.export import build_detector, load_config
+
+from ..conftest import REPO_ROOT
+
+FRCNN = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_ste_binrpn_demo.py')
+SSD = osp.join(REPO_ROOT, 'configs/demo/ssd_vgg16_ste_demo.py')
+
+
+def _model(config):
+    cfg = load_config(config)
+    torch.manual_seed(0)
+    return cfg, build_detector(cfg).eval()
+
+
+def test_stage_timers_time_the_stages_and_restore_them(mmdet_scope):
+    cfg, model = _model(FRCNN)
+    data = prepare_batch(model, cfg, (96, 128), batch=2)
+    assert data['inputs'].shape[0] == 2
+    with torch.no_grad():
+        expected = model.predict(data['inputs'], data['data_samples'])
+    sink = {}
+    with torch.no_grad(), stage_timers(model, sink):
+        results = model.predict(data['inputs'], data['data_samples'])
+    assert set(sink) == {
+        'backbone', 'neck', 'rpn_head', 'rpn_proposals', 'roi_extractor',
+        'roi_bbox_head', 'roi_post', 'rois'
+    }
+    assert all(sink[k] > 0 for k in sink)
+    # the RoI head received every image's proposals (at most 100 each)
+    assert 0 < sink['rois'] <= 2 * 100
+    for a, b in zip(expected, results):  # timing does not change outputs
+        assert torch.equal(a.pred_instances.bboxes, b.pred_instances.bboxes)
+    for module in (model.backbone, model.rpn_head, model.roi_head.bbox_head):
+        assert 'forward' not in vars(module)
+        assert 'predict_by_feat' not in vars(module)
+
+
+def test_benchmark_rows_for_two_stage_and_ssd(mmdet_scope):
+    cfg, frcnn = _model(FRCNN)
+    ssd_cfg, ssd = _model(SSD)
+    deploy = convert_to_deploy(frcnn, backend='reference')
+    variants = {
+        'frcnn': (deploy, prepare_batch(deploy, cfg, (96, 128), 1)),
+        'ssd': (ssd, prepare_batch(ssd, ssd_cfg, (96, 128), 1)),
+    }
+    rows = benchmark_detectors(variants, proposals=(20, 5), repeats=2,
+                               warmup=1)
+    assert [(r['name'], r['proposals']) for r in rows] == [
+        ('frcnn', 20), ('frcnn', 5), ('ssd', 20), ('ssd', 5)]
+    for row in rows:
+        stages = row['stages_ms']
+        assert stages['other'] >= 0
+        assert sum(stages.values()) == pytest.approx(row['total_ms'],
+                                                     rel=0.5)
+    assert rows[0]['rois'] <= 20 and rows[1]['rois'] <= 5
+    assert rows[0]['rois'] > rows[1]['rois'] > 0
+    assert set(rows[2]['stages_ms']) == {'backbone', 'neck', 'bbox_head',
+                                         'bbox_post', 'other'}
+    assert rows[2]['rois'] == 0
+    table = format_rows(rows, 'frcnn')
+    assert table.count('\n') == 1 + len(rows)
+    assert '| frcnn | 20 |' in table and '1.00x' in table
+
+
+def test_command_line(tmp_path):
+    out = tmp_path / 'rows.json'
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_detector.py'),
+        FRCNN, '--fp-config',
+        osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'),
+        '--image-size', '64', '96', '--repeats', '1', '--warmup', '0',
+        '--out', str(out)
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert 'SIMD path' in done.stdout and '| binary deploy |' in done.stdout
+    rows = json.loads(out.read_text())['rows']
+    assert [r['name'] for r in rows] == ['FP32', 'binary deploy']
+    bad = subprocess.run(cmd[:-2] + ['--repeats', '0'], capture_output=True,
+                         text=True, cwd=REPO_ROOT)
+    assert bad.returncode != 0 and '--repeats=0 must be >= 1' in bad.stderr

@@ -1,0 +1,120 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Whole-detector CPU latency: full-precision detector vs the deploy form of
+a binary one, same test pipeline input, interleaved rounds, medians,
+speed-ups and a per-stage breakdown.
+
+Weights are random (built from the configs, nothing downloaded) unless
+checkpoints are given; latency does not depend on their values except
+through the number of RoIs, which the table prints.
+
+Example:
+    python tools/analysis_tools/benchmark_detector.py \
+        configs/faster_rcnn_r18_ste_binrpn_voc.py \
+        --fp-config configs/faster_rcnn_r18_fp_voc.py \
+        --proposals 1000 300 --threads 2
+    python tools/analysis_tools/benchmark_detector.py \
+        configs/ssd300_vgg16_ste_voc.py \
+        --fp-config configs/ssd300_vgg16_fp_voc.py
+"""
+import argparse
+import copy
+import json
+import os
+
+import torch
+from mmengine.config import DictAction
+from mmengine.runner import load_checkpoint
+
+from mmbnn.apis.benchmark_binary import cpu_name
+from mmbnn.apis.benchmark_detector import (benchmark_detectors, format_rows,
+                                           prepare_batch)
+from mmbnn.deploy import convert_to_deploy
+from mmbnn.deploy.export import build_detector, load_config
+from mmbnn.ops import xnor
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='binary detector config')
+    parser.add_argument('--fp-config', required=True,
+                        help='full-precision detector config to compare to')
+    parser.add_argument('--checkpoint', help='trained binary checkpoint')
+    parser.add_argument('--fp-checkpoint', help='trained FP checkpoint')
+    parser.add_argument('--image-size', type=int, nargs=2, default=(480, 640),
+                        metavar=('H', 'W'),
+                        help='raw image size fed to the test pipeline '
+                        '(default 480 640: 608x800 after the VOC/COCO '
+                        'Faster R-CNN resize and padding)')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--proposals', type=int, nargs='+', default=None,
+                        help='RPN test proposal counts to run (default: '
+                        "the config's)")
+    parser.add_argument('--with-float-binary', action='store_true',
+                        help='also time the binary model before deploy '
+                        'conversion (float convs on +-1 values)')
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--keep-denormals', action='store_true',
+                        help='do not flush float32 denormals to zero (by '
+                        'default they are flushed on both sides: random '
+                        'weights can produce them, and they slow float '
+                        'math by orders of magnitude)')
+    parser.add_argument('--out', help='write the rows as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides applied to both configs')
+    return parser.parse_args()
+
+
+def _model(config, checkpoint, options):
+    cfg = load_config(config, options)
+    model = build_detector(cfg)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    return cfg, model.eval()
+
+
+def main() -> None:
+    args = parse_args()
+    if not xnor.is_available():
+        raise SystemExit('the XNOR kernel is not built: '
+                         f'{xnor.import_error()}')
+    for flag, value in (('--batch', args.batch), ('--repeats', args.repeats),
+                        ('--threads', args.threads or 1)):
+        if value < 1:
+            raise SystemExit(f'{flag}={value} must be >= 1')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    flushed = not args.keep_denormals and torch.set_flush_denormal(True)
+    variants = {}
+    fp_cfg, fp_model = _model(args.fp_config, args.fp_checkpoint,
+                              args.cfg_options)
+    variants['FP32'] = (fp_model, prepare_batch(fp_model, fp_cfg,
+                                                args.image_size, args.batch))
+    cfg, binary = _model(args.config, args.checkpoint, args.cfg_options)
+    data = prepare_batch(binary, cfg, args.image_size, args.batch)
+    if args.with_float_binary:
+        variants['binary (float)'] = (copy.deepcopy(binary), data)
+    variants['binary deploy'] = (convert_to_deploy(
+        binary, backend='kernel', force=True), data)
+    shape = tuple(data['inputs'].shape)
+    print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); torch '
+          f'{torch.__version__}; threads {torch.get_num_threads()}; XNOR '
+          f'SIMD path {xnor.simd_path()}; denormals flushed: {flushed}')
+    print(f'input {shape} (raw {args.image_size[0]}x{args.image_size[1]} '
+          f'through the test pipeline); {args.repeats} interleaved rounds '
+          f'after {args.warmup} warm-up; medians; speed-up = FP32 / model')
+    rows = benchmark_detectors(variants, args.proposals or (None, ),
+                               args.repeats, args.warmup)
+    print(format_rows(rows, 'FP32'))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(config=args.config, fp_config=args.fp_config,
+                           input_shape=shape, threads=torch.get_num_threads(),
+                           simd=xnor.simd_path(), cpu=cpu_name(), rows=rows),
+                      f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
