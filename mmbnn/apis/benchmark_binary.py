@@ -124,6 +124,21 @@ def backbone_pair(depth: int = 18,
     return (lambda: model(x)), (lambda: deploy(x)), facts
 
 
+def mmdet_resnet(depth: int = 18,
+                 image_size: int = 224,
+                 batch: int = 1,
+                 seed: int = 0) -> Callable:
+    """The forward of mmdet's full-precision ``ResNet(depth)`` (eval mode,
+    all four stages out), the backbone a user would deploy otherwise."""
+    from mmdet.models.backbones import ResNet
+    torch.manual_seed(seed)
+    model = ResNet(depth=depth, out_indices=(0, 1, 2, 3))
+    model.eval()  # mmdet's ResNet.train returns None: no chaining
+    x = torch.randn(batch, 3, image_size, image_size,
+                    generator=torch.Generator().manual_seed(seed))
+    return lambda: model(x)
+
+
 def benchmark_binary_conv(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
                           backbone_depth: int = 18,
                           image_size: int = 224,
@@ -151,6 +166,9 @@ def benchmark_binary_conv(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
                                                    image_size)
         pairs[f'BiRealResNet-{backbone_depth} backbone '
               f'1x3x{image_size}x{image_size}'] = (float_fn, deploy_fn)
+        pairs[f'mmdet ResNet-{backbone_depth} FP32 vs BiRealResNet-'
+              f'{backbone_depth} deploy'] = (mmdet_resnet(
+                  backbone_depth, image_size), deploy_fn)
     fns = {}
     for name, (float_fn, packed_fn) in pairs.items():
         fns[(name, 'float')] = float_fn
