@@ -35,7 +35,8 @@ def test_conv_cfg_binarizes_only_the_shared_conv(mmdet_scope):
     assert (head.rpn_conv.in_channels, head.rpn_conv.out_channels) == (16, 8)
     assert type(head.rpn_cls) is nn.Conv2d and type(head.rpn_reg) is nn.Conv2d
     head.init_weights()  # RPNHead's Normal init reaches the BinaryConv too
-    assert float(head.rpn_conv.weight.detach().std()) == pytest.approx(0.01, rel=0.3)
+    std = float(head.rpn_conv.weight.detach().std())
+    assert std == pytest.approx(0.01, rel=0.3)
     cls_score, bbox_pred = head.forward_single(torch.randn(2, 16, 8, 8))
     assert cls_score.shape == (2, 3, 8, 8) and bbox_pred.shape == (2, 12, 8, 8)
 
