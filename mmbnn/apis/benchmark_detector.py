@@ -11,7 +11,7 @@ methods of the model (see :data:`STAGES`); ``other`` is the rest of
 """
 import statistics
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -123,22 +123,28 @@ def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
     """
     stage_log: Dict[tuple, List[Dict[str, float]]] = {}
     fns: Dict[tuple, Callable] = {}
+    sinks: Dict[int, Dict[str, float]] = {}  # id(model) -> current call
     for name, (model, data) in variants.items():
+        sink = sinks.setdefault(id(model), {})
         for num in proposals:
             key = (name, num)
             stage_log[key] = []
 
-            def run(model=model, data=data, num=num, key=key):
+            def run(model=model, data=data, num=num, key=key, sink=sink):
                 set_num_proposals(model, num)
-                sink: Dict[str, float] = {}
-                with stage_timers(model, sink):
-                    results = model.predict(data['inputs'],
-                                            data['data_samples'])
-                stage_log[key].append(sink)
+                sink.clear()
+                results = model.predict(data['inputs'],
+                                        data['data_samples'])
+                stage_log[key].append(dict(sink))
                 return results
 
             fns[key] = run
-    times = interleaved_times(fns, repeats, warmup)
+    # the timers are installed once, outside the timed calls
+    with ExitStack() as stack:
+        models = {id(model): model for model, _ in variants.values()}
+        for model_id, model in models.items():
+            stack.enter_context(stage_timers(model, sinks[model_id]))
+        times = interleaved_times(fns, repeats, warmup)
     rows = []
     for key, seconds in times.items():
         timed = stage_log[key][warmup:]
