@@ -95,9 +95,11 @@ def layer_pairs(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
 def backbone_pair(depth: int = 18,
                   image_size: int = 224,
                   batch: int = 1,
-                  seed: int = 0) -> Tuple[Callable, Callable, dict]:
+                  seed: int = 0,
+                  fuse: bool = False) -> Tuple[Callable, Callable, dict]:
     """``BiRealResNet(depth)`` in eval mode (float convs on +-1 values) and
-    the same model after :func:`mmbnn.deploy.convert_to_deploy`.
+    the same model after :func:`mmbnn.deploy.convert_to_deploy` (with
+    ``fuse``: its fused form).
 
     Returns:
         tuple: The float forward, the deploy forward, and facts about the
@@ -108,7 +110,7 @@ def backbone_pair(depth: int = 18,
     from ..models.backbones.bireal_resnet import BiRealResNet
     torch.manual_seed(seed)
     model = BiRealResNet(depth=depth).eval()
-    deploy = convert_to_deploy(copy.deepcopy(model))
+    deploy = convert_to_deploy(copy.deepcopy(model), fuse=fuse)
     x = torch.randn(batch, 3, image_size, image_size,
                     generator=torch.Generator().manual_seed(seed))
     packed = [m for m in deploy.modules() if isinstance(m, PackedBinaryConv)]
@@ -166,9 +168,14 @@ def benchmark_binary_conv(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
                                                    image_size)
         pairs[f'BiRealResNet-{backbone_depth} backbone '
               f'1x3x{image_size}x{image_size}'] = (float_fn, deploy_fn)
+        fused_fn = backbone_pair(backbone_depth, image_size, fuse=True)[1]
+        pairs[f'BiRealResNet-{backbone_depth} backbone, fused deploy'] = (
+            float_fn, fused_fn)
+        mmdet_fn = mmdet_resnet(backbone_depth, image_size)
         pairs[f'mmdet ResNet-{backbone_depth} FP32 vs BiRealResNet-'
-              f'{backbone_depth} deploy'] = (mmdet_resnet(
-                  backbone_depth, image_size), deploy_fn)
+              f'{backbone_depth} deploy'] = (mmdet_fn, deploy_fn)
+        pairs[f'mmdet ResNet-{backbone_depth} FP32 vs BiRealResNet-'
+              f'{backbone_depth} fused deploy'] = (mmdet_fn, fused_fn)
     fns = {}
     for name, (float_fn, packed_fn) in pairs.items():
         fns[(name, 'float')] = float_fn

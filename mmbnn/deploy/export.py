@@ -116,7 +116,8 @@ def export_deploy_checkpoint(config: Union[str, Config],
                              checkpoint: str,
                              out: str,
                              force: bool = False,
-                             cfg_options: Optional[dict] = None) -> Dict:
+                             cfg_options: Optional[dict] = None,
+                             fuse: bool = False) -> Dict:
     """Export ``checkpoint`` of ``config`` as a deploy checkpoint at ``out``.
 
     Args:
@@ -126,6 +127,11 @@ def export_deploy_checkpoint(config: Union[str, Config],
         force (bool): Export even if a StoMPP schedule is unfinished (see
             :func:`~mmbnn.deploy.convert_to_deploy`). Defaults to False.
         cfg_options (dict, optional): Overrides merged into the config.
+        fuse (bool): Store the fused form (BNs folded, shortcut adds and
+            activations in the packed convs' epilogues, see
+            :mod:`mmbnn.deploy.fusion`); ``meta['fused']`` records it and
+            :func:`load_deploy_model` rebuilds the same form. Defaults to
+            False (the bit-exact form).
 
     Returns:
         dict: The size report (see :func:`size_report`) plus ``out``,
@@ -139,7 +145,7 @@ def export_deploy_checkpoint(config: Union[str, Config],
     source = load_checkpoint(model, checkpoint, map_location='cpu',
                              strict=True, logger='silent')
     trained = copy.deepcopy(model.eval())
-    deploy = convert_to_deploy(model, force=force)
+    deploy = convert_to_deploy(model, force=force, fuse=fuse)
     report = size_report(trained, deploy)
     meta = dict(
         format=DEPLOY_FORMAT,
@@ -147,6 +153,7 @@ def export_deploy_checkpoint(config: Union[str, Config],
         config=cfg.pretty_text,
         source_checkpoint=osp.abspath(checkpoint),
         forced=bool(force),
+        fused=bool(fuse),
         dataset_meta=source.get('meta', {}).get('dataset_meta', None),
         sizes=report)
     _atomic_save(dict(meta=meta, state_dict=deploy.state_dict()), out)
@@ -186,8 +193,10 @@ def load_deploy_model(path: str,
                          f', this mmbnn reads version {DEPLOY_VERSION}')
     cfg = Config.fromstring(meta['config'], file_format='.py')
     model = build_detector(cfg)
-    # a freshly built model is hard-binary (StoMPP p = 1): nothing to force
-    convert_to_deploy(model, backend=backend, force=True)
+    # a freshly built model is hard-binary (StoMPP p = 1): nothing to force;
+    # fusing it gives the fused module layout, the state dict its values
+    convert_to_deploy(model, backend=backend, force=True,
+                      fuse=bool(meta.get('fused', False)))
     model.load_state_dict(data['state_dict'], strict=True)
     model.cfg = cfg
     if meta.get('dataset_meta') is not None:

@@ -10,7 +10,7 @@ reference, which repeats the training layer's float computation exactly
 predicts bit for bit what the trained model predicts.
 """
 import functools
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +97,11 @@ class PackedBinaryConv(nn.Module):
             if binarize_act and act_threshold else None)
         self.register_buffer('bias',
                              torch.zeros(out_channels) if bias else None)
+        # the fused epilogue (see :mod:`mmbnn.deploy.fusion`): an RPReLU /
+        # PReLU after the residual, (O,) each; None: no activation
+        self.register_buffer('act_shift_in', None)
+        self.register_buffer('act_slope', None)
+        self.register_buffer('act_shift_out', None)
         self._cache = {}
 
     @classmethod
@@ -185,7 +190,47 @@ class PackedBinaryConv(nn.Module):
                 'activations')
         return usable
 
-    def forward(self, x: Tensor) -> Tensor:
+    def set_activation(self, slope: Tensor,
+                       shift_in: Optional[Tensor] = None,
+                       shift_out: Optional[Tensor] = None) -> None:
+        """Fuse ``PReLU(y - shift_in, slope) + shift_out`` (RPReLU; PReLU
+        without the shifts) into the output, after the residual.
+
+        Args:
+            slope (Tensor): Per-output-channel negative slope, ``O``
+                elements (or 1, broadcast).
+            shift_in, shift_out (Tensor, optional): ``O`` elements each.
+        """
+        def channels(t: Optional[Tensor]) -> Optional[Tensor]:
+            if t is None:
+                return None
+            t = t.detach().reshape(-1).to(torch.float32)
+            return t.expand(self.out_channels).clone() if t.numel() == 1 \
+                else t.clone()
+        for name, value in (('act_slope', slope), ('act_shift_in', shift_in),
+                            ('act_shift_out', shift_out)):
+            value = channels(value)
+            if value is not None and value.numel() != self.out_channels:
+                raise ValueError(f'{name} has {value.numel()} elements, '
+                                 f'expected {self.out_channels}')
+            setattr(self, name, value)
+
+    def epilogue(self, y: Tensor, residual: Optional[Tensor]) -> Tensor:
+        """The float form of the fused epilogue: ``+ residual``, then the
+        activation set by :meth:`set_activation` (torch's order)."""
+        if residual is not None:
+            y = y + residual
+        if self.act_slope is not None:
+            if self.act_shift_in is not None:
+                y = y - self.act_shift_in.view(1, -1, 1, 1).to(y.dtype)
+            y = F.prelu(y, self.act_slope.to(y.dtype))
+            if self.act_shift_out is not None:
+                y = y + self.act_shift_out.view(1, -1, 1, 1).to(y.dtype)
+        return y
+
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """``conv(sign(x - b), alpha * sign(W)) + bias``, then the epilogue
+        (``residual`` added, the fused activation) when one is set."""
         if self.uses_kernel(x):
             xnor = _xnor()
             if 'kernel' not in self._cache:
@@ -197,11 +242,15 @@ class PackedBinaryConv(nn.Module):
                 kernel_size=self.kernel_size, stride=self.stride,
                 padding=self.padding, dilation=self.dilation,
                 groups=self.groups, threshold=self.threshold,
-                scale=self.scale, bias=self.bias)
+                scale=self.scale, bias=self.bias,
+                residual=None if residual is None else residual.float(),
+                act_shift_in=self.act_shift_in, act_slope=self.act_slope,
+                act_shift_out=self.act_shift_out)
         weight = self.reference_weight().to(x.dtype)
         bias = None if self.bias is None else self.bias.to(x.dtype)
-        return F.conv2d(self.binary_input(x), weight, bias, self.stride,
-                        self.padding, self.dilation, self.groups)
+        y = F.conv2d(self.binary_input(x), weight, bias, self.stride,
+                     self.padding, self.dilation, self.groups)
+        return self.epilogue(y, residual)
 
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, '
@@ -212,7 +261,8 @@ class PackedBinaryConv(nn.Module):
                 f'scale={"per-channel" if self.scale is not None else None}'
                 f', act={"sign" if self.binarize_act else "real"}'
                 f'{"-threshold" if self.threshold is not None else ""}, '
-                f'backend={self.backend}')
+                + ('fused act, ' if self.act_slope is not None else '')
+                + f'backend={self.backend}')
 
 
 def unfinished_progressive_layers(model: nn.Module) -> dict:
@@ -250,7 +300,8 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
 
 def convert_to_deploy(model: nn.Module,
                       backend: str = 'auto',
-                      force: bool = False) -> nn.Module:
+                      force: bool = False,
+                      fuse: bool = False) -> nn.Module:
     """Turn a trained model into its inference form, in place.
 
     Every ``BinaryConv`` that binarizes its weights becomes a
@@ -264,6 +315,10 @@ def convert_to_deploy(model: nn.Module,
         force (bool): Convert even if a StoMPP schedule is not finished; the
             deploy model then binarizes entries that the trained model still
             used as real values, and predicts differently. Defaults to False.
+        fuse (bool): Then fold BNs and fuse shortcut adds, activations and
+            pooling (:func:`mmbnn.deploy.fusion.fuse_deploy_model`): faster,
+            equal to float rounding per layer rather than bit-exact.
+            Defaults to False.
 
     Returns:
         nn.Module: ``model`` itself, in eval mode.
@@ -293,4 +348,8 @@ def convert_to_deploy(model: nn.Module,
                            PackedBinaryConv.from_binary_conv(conv, backend))
         else:
             conv.compensator, conv.progressive = None, None
-    return model.eval()
+    model.eval()
+    if fuse:
+        from .fusion import fuse_deploy_model
+        fuse_deploy_model(model)
+    return model

@@ -22,6 +22,7 @@ autograd.
 import operator
 from typing import Optional, Sequence, Tuple, Union
 
+import torch.nn.functional as F
 from torch import Tensor
 
 try:
@@ -138,14 +139,22 @@ def binary_conv2d(x: Tensor,
                   groups: int = 1,
                   threshold: Optional[Tensor] = None,
                   scale: Optional[Tensor] = None,
-                  bias: Optional[Tensor] = None) -> Tensor:
+                  bias: Optional[Tensor] = None,
+                  residual: Optional[Tensor] = None,
+                  act_shift_in: Optional[Tensor] = None,
+                  act_slope: Optional[Tensor] = None,
+                  act_shift_out: Optional[Tensor] = None) -> Tensor:
     """Binary conv of ``x`` with a packed +-1 weight, as ``BinaryConv``
     computes it.
 
     ``xb = +1 where (x - threshold) >= 0 else -1``; ``d = conv2d(xb,
     W_sign)`` with zero padding (padded taps add 0), computed as exact
     integers; ``y = d * scale[o] + bias[o]`` in float32 (two roundings, as
-    torch's ``d * scale + bias``).
+    torch's ``d * scale + bias``). The optional epilogue runs on each
+    output row while it is in cache: ``y = y + residual``, then, with
+    ``act_slope``, ``y = PReLU(y - act_shift_in, act_slope) + act_shift_out``
+    (RPReLU; PReLU without the shifts), one rounding per operation as
+    torch's ops give.
 
     Args:
         x (Tensor): Float32 ``(N, C, H, W)`` CPU input.
@@ -157,6 +166,11 @@ def binary_conv2d(x: Tensor,
         scale (Tensor, optional): Per-output-channel scale with ``O``
             elements, e.g. ``(O,)`` or ``(O, 1, 1, 1)``. Defaults to None (1).
         bias (Tensor, optional): ``(O,)`` bias. Defaults to None.
+        residual (Tensor, optional): Float32 tensor of the output's shape
+            added after the bias. Defaults to None.
+        act_shift_in, act_slope, act_shift_out (Tensor, optional): ``O``
+            elements each: the RPReLU after the residual. The shifts need
+            ``act_slope``. Defaults to None (no activation).
 
     Returns:
         Tensor: Float32 ``(N, O, H_out, W_out)``, without autograd history.
@@ -167,4 +181,36 @@ def binary_conv2d(x: Tensor,
     return ext.binary_conv2d(x, packed_weight, in_channels, out_channels,
                              *_geometry(kernel_size, stride, padding,
                                         dilation), groups, threshold, scale,
-                             bias)
+                             bias, residual, act_shift_in, act_slope,
+                             act_shift_out)
+
+
+def max_pool2d(x: Tensor,
+               kernel_size: _IntPair,
+               stride: Optional[_IntPair] = None,
+               padding: _IntPair = 0,
+               ceil_mode: bool = False) -> Tensor:
+    """``F.max_pool2d(x, kernel_size, stride, padding, ceil_mode=ceil_mode)``
+    of a float32 CPU NCHW tensor, the same values, computed plane by plane
+    on torch's threads (torch 2.x's NCHW CPU max-pool is several times
+    slower: it dominated the deploy backbone's time). Dilation 1 only. An
+    input holding NaN goes to ``F.max_pool2d`` (NaN propagates as there).
+
+    Args:
+        x (Tensor): Float32 ``(N, C, H, W)`` CPU input.
+        kernel_size, stride, padding: As in ``F.max_pool2d``; ``stride``
+            defaults to ``kernel_size``.
+        ceil_mode (bool): As in ``F.max_pool2d``. Defaults to False.
+
+    Returns:
+        Tensor: The pooled tensor, without autograd history.
+    """
+    ext = _require_extension()
+    kh, kw = _pair('kernel_size', kernel_size)
+    sh, sw = (kh, kw) if stride is None else _pair('stride', stride)
+    ph, pw = _pair('padding', padding)
+    out, saw_nan = ext.max_pool2d(x, kh, kw, sh, sw, ph, pw, bool(ceil_mode))
+    if saw_nan:
+        return F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
+                            ceil_mode=bool(ceil_mode))
+    return out

@@ -13,7 +13,8 @@ def assert_kernel_matches_reference(model: nn.Module,
                                     expected_layers: int,
                                     tol: float = 1e-4) -> None:
     """Run ``model`` (its packed convs on the reference backend) through
-    ``run`` and replay every packed conv's recorded input on the kernel.
+    ``run`` and replay every packed conv's recorded inputs (the fused
+    convs' residual too) on the kernel.
 
     The kernel sums the same integers as the reference and scales them in
     float, so a layer matches to rounding. The check is per layer, on the
@@ -26,7 +27,7 @@ def assert_kernel_matches_reference(model: nn.Module,
 
     def record(name):
         def hook(module, args, out):
-            records.setdefault(name, (args[0], out))
+            records.setdefault(name, (args, out))
         return hook
 
     layers = {name: m for name, m in model.named_modules()
@@ -44,15 +45,68 @@ def assert_kernel_matches_reference(model: nn.Module,
             hook.remove()
         assert set(records) == set(layers)
         with torch.no_grad():
-            for name, (layer_in, expected) in records.items():
+            for name, (layer_args, expected) in records.items():
                 layer = layers[name]
                 layer.backend = 'kernel'
-                assert layer.uses_kernel(layer_in), name
+                assert layer.uses_kernel(layer_args[0]), name
                 torch.testing.assert_close(
-                    layer(layer_in), expected, rtol=tol, atol=tol,
+                    layer(*layer_args), expected, rtol=tol, atol=tol,
                     msg=lambda m, name=name: f'{name}: {m}')
     finally:
         for hook in hooks:
             hook.remove()
         for name, m in layers.items():
             m.backend = backends[name]
+
+
+def assert_fused_blocks_match(unfused: nn.Module, fused: nn.Module,
+                              run: Callable[[nn.Module], object],
+                              tol: float = 1e-5) -> int:
+    """Replay every fused unit of ``fused`` on the activations its unfused
+    counterpart in ``unfused`` sees under ``run(unfused)``.
+
+    Per unit, not end to end: folding a BN changes float32 rounding by a few
+    ulps, and a binary network amplifies one flipped sign (a value within
+    an ulp of its threshold) layer after layer, so whole-network outputs of
+    two equally valid roundings may differ. Returns the number of units
+    checked (all of them).
+    """
+    from mmbnn.deploy.fusion import FusedBiRealBlock, FusedConvUnit
+    from mmbnn.models.backbones.binary_ssd_vgg import ConvPostProcess
+    from mmbnn.models.backbones.bireal_resnet import BiRealBasicBlock
+    records = {}
+
+    def record(name):
+        def hook(module, args, out):
+            records.setdefault(name, (args, out))
+        return hook
+    hooks = [m.register_forward_hook(record(name))
+             for name, m in unfused.named_modules()
+             if isinstance(m, (BiRealBasicBlock, ConvPostProcess))]
+    try:
+        with torch.no_grad():
+            run(unfused)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    modules = dict(fused.named_modules())
+    units = sum(isinstance(m, (FusedBiRealBlock, FusedConvUnit))
+                for m in modules.values())
+    checked = 0
+    with torch.no_grad():
+        for name, (args, expected) in records.items():
+            if isinstance(modules.get(name), FusedBiRealBlock):
+                got = modules[name](args[0])
+            else:  # an SSD post-process: its conv's unit is one index back
+                parent, _, index = name.rpartition('.')
+                unit = modules.get(f'{parent}.{int(index) - 1}')
+                if not isinstance(unit, FusedConvUnit):
+                    continue
+                got = unit(args[1])
+            scale = float(expected.abs().max().clamp_min(1.0))
+            torch.testing.assert_close(
+                got, expected, rtol=tol, atol=tol * scale,
+                msg=lambda m, name=name: f'{name}: {m}')
+            checked += 1
+    assert units > 0 and checked == units, (checked, units)
+    return checked

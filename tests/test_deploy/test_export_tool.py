@@ -18,7 +18,8 @@ from mmbnn.deploy import (PackedBinaryConv, export_deploy_checkpoint,
                           kernel_available, load_deploy_model)
 
 from ..conftest import REPO_ROOT
-from .kernel_check import assert_kernel_matches_reference
+from .kernel_check import (assert_fused_blocks_match,
+                           assert_kernel_matches_reference)
 
 EXPORT = osp.join(REPO_ROOT, 'tools/deploy/export.py')
 SURGE = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
@@ -103,6 +104,19 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
                         generator=torch.Generator().manual_seed(0))
         assert_kernel_matches_reference(deploy,
                                         lambda: deploy.extract_feat(x), 24)
+
+    # --fuse: the fused form, recorded in meta, rebuilt by load_deploy_model,
+    # equal to the unfused one unit by unit (see assert_fused_blocks_match)
+    fused_out = str(root / 'surge_deploy_fused.pth')
+    proc = _export(SURGE, checkpoint, fused_out, '--fuse')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '(fused)' in proc.stdout
+    assert torch.load(fused_out, weights_only=True)['meta']['fused'] is True
+    fused = load_deploy_model(fused_out, backend='reference')
+    assert getattr(fused, 'deploy_fused', False)
+    x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    assert assert_fused_blocks_match(
+        deploy, fused, lambda model: model.extract_feat(x)) == 8
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):

@@ -1,6 +1,7 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """benchmark_binary_conv: one row per layer shape, the backbone pair and
-mmdet's FP32 ResNet against the deploy backbone, from real timings."""
+mmdet's FP32 ResNet against the deploy backbone (unfused and fused), from
+real timings."""
 import pytest
 
 from mmbnn.apis.benchmark_binary import benchmark_binary_conv, format_table
@@ -13,7 +14,9 @@ def test_rows_and_facts():
                                    image_size=64, repeats=1, warmup=0)
     names = [row['name'] for row in result['rows']]
     assert names == ['64@8x8', 'BiRealResNet-18 backbone 1x3x64x64',
-                     'mmdet ResNet-18 FP32 vs BiRealResNet-18 deploy']
+                     'BiRealResNet-18 backbone, fused deploy',
+                     'mmdet ResNet-18 FP32 vs BiRealResNet-18 deploy',
+                     'mmdet ResNet-18 FP32 vs BiRealResNet-18 fused deploy']
     for row in result['rows']:
         assert row['float_ms'] > 0 and row['packed_ms'] > 0
         assert row['speedup'] == pytest.approx(row['float_ms'] /

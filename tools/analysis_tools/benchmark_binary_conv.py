@@ -34,6 +34,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--depth', type=int, default=18, choices=(0, 18, 34),
                         help='BiRealResNet depth; 0 skips the backbone')
     parser.add_argument('--image-size', type=int, default=224)
+    parser.add_argument('--keep-denormals', action='store_true',
+                        help='keep float32 denormals (by default they are '
+                        'flushed to zero, as deployed inference does)')
     return parser.parse_args()
 
 
@@ -47,6 +50,7 @@ def main() -> None:
         if args.threads < 1:
             raise SystemExit(f'--threads={args.threads} must be >= 1')
         torch.set_num_threads(args.threads)
+    flushed = not args.keep_denormals and torch.set_flush_denormal(True)
     result = benchmark_binary_conv(RESNET18_LAYERS, args.depth,
                                    args.image_size, args.repeats, args.warmup)
     forced = os.environ.get(xnor.SIMD_ENV)
@@ -54,7 +58,8 @@ def main() -> None:
           f'{torch.__version__}')
     print(f"threads: {result['threads']} (torch.get_num_threads(), both "
           f"sides); SIMD path: {result['simd']}"
-          f"{f' (forced by {xnor.SIMD_ENV}={forced})' if forced else ''}")
+          f"{f' (forced by {xnor.SIMD_ENV}={forced})' if forced else ''}"
+          f'; denormals flushed: {flushed}')
     print(f"{result['repeats']} interleaved rounds after {args.warmup} "
           'warm-up; medians; speed-up = float32 / packed')
     backbone = result['backbone']

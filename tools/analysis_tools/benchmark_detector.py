@@ -53,6 +53,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--with-float-binary', action='store_true',
                         help='also time the binary model before deploy '
                         'conversion (float convs on +-1 values)')
+    parser.add_argument('--no-fuse', action='store_true',
+                        help='skip the fused deploy model (BN folded, adds '
+                        'and activations in the packed convs)')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
@@ -99,8 +102,12 @@ def main() -> None:
         variants['binary (float)'] = (copy.deepcopy(binary), data)
     # no force: an unfinished StoMPP checkpoint is refused with its layers
     # named, as tools/deploy/export.py refuses it
+    fused = None if args.no_fuse else convert_to_deploy(
+        copy.deepcopy(binary), backend='kernel', fuse=True)
     variants['binary deploy'] = (convert_to_deploy(binary, backend='kernel'),
                                  data)
+    if fused is not None:
+        variants['binary deploy fused'] = (fused, data)
     shape = tuple(data['inputs'].shape)
     print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); torch '
           f'{torch.__version__}; threads {torch.get_num_threads()}; XNOR '

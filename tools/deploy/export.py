@@ -1,11 +1,14 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Export a trained binary detector as a deploy checkpoint:
-``python tools/deploy/export.py CONFIG CHECKPOINT OUT [--force]
+``python tools/deploy/export.py CONFIG CHECKPOINT OUT [--force] [--fuse]
 [--cfg-options k=v ...]``.
 
 SURGE branches and StoMPP state are dropped, binarized conv weights are
 stored as packed bits plus per-channel scales, real-valued layers are kept
-as they are. Rebuild the model with ``mmbnn.deploy.load_deploy_model(OUT)``.
+as they are (``--fuse``: BNs folded into the packed convs' scales and
+biases, shortcut adds and RPReLUs fused into their output stage; faster,
+equal to float rounding rather than bit-exact). Rebuild the model with
+``mmbnn.deploy.load_deploy_model(OUT)``.
 """
 import argparse
 import sys
@@ -27,6 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='export even if a StoMPP schedule has not finished (the '
         'partly real-valued entries are binarized; predictions change)')
     parser.add_argument(
+        '--fuse', action='store_true',
+        help='store the fused inference form (BN folded, shortcut adds and '
+        'activations in the packed convs; equal to float rounding)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config (key=value)')
     return parser.parse_args(argv)
@@ -42,11 +49,12 @@ def main(argv=None) -> int:
     try:
         report = export_deploy_checkpoint(
             args.config, args.checkpoint, args.out, force=args.force,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options, fuse=args.fuse)
     except (RuntimeError, ValueError) as error:
         print(f'export failed: {error}', file=sys.stderr)
         return 1
-    print(f"deploy checkpoint : {report['out']}")
+    print(f"deploy checkpoint : {report['out']}"
+          f"{' (fused)' if args.fuse else ''}")
     print(f"binarized layers  : {report['binary_layers']}, "
           f"{_mib(report['binary_layers_float_bytes'])} float32 -> "
           f"{_mib(report['binary_layers_deploy_bytes'])} packed "

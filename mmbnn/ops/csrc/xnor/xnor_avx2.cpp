@@ -140,6 +140,7 @@ MMBNN_AVX2 void conv_rows_avx2(const ConvArgs& a, int64_t begin, int64_t end) {
     for (int64_t g = first; g <= last; ++g)
       for (int64_t ox = 0; ox < a.out_w; ox += width)
         kTiles[min64(width, a.out_w - ox)](a, task, g, ox);
+    finish_task(a, task);
   }
 }
 

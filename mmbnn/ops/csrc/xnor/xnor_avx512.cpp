@@ -236,6 +236,7 @@ MMBNN_AVX512 void conv_rows_avx512(const ConvArgs& a, int64_t begin,
     for (int64_t g = first; g <= last; ++g)
       for (int64_t ox = 0; ox < a.out_w; ox += width)
         kTiles[min64(width, a.out_w - ox)](a, task, g, ox, row_table);
+    finish_task(a, task);
   }
 }
 

@@ -6,9 +6,13 @@
 #include <torch/extension.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -210,6 +214,10 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
                             const c10::optional<torch::Tensor>& threshold,
                             const c10::optional<torch::Tensor>& scale,
                             const c10::optional<torch::Tensor>& bias,
+                            const c10::optional<torch::Tensor>& residual,
+                            const c10::optional<torch::Tensor>& act_shift_in,
+                            const c10::optional<torch::Tensor>& act_slope,
+                            const c10::optional<torch::Tensor>& act_shift_out,
                             int64_t simd) {
   TORCH_CHECK_VALUE(x_in.dim() == 4 && x_in.device().is_cpu() &&
                         x_in.scalar_type() == torch::kFloat,
@@ -252,6 +260,12 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
   check_optional(threshold, "threshold", in_channels);
   check_optional(scale, "scale", out_channels);
   check_optional(bias, "bias", out_channels);
+  check_optional(act_shift_in, "act_shift_in", out_channels);
+  check_optional(act_slope, "act_slope", out_channels);
+  check_optional(act_shift_out, "act_shift_out", out_channels);
+  TORCH_CHECK_VALUE(act_slope.has_value() ||
+                        (!act_shift_in.has_value() && !act_shift_out.has_value()),
+                    "act_shift_in / act_shift_out need act_slope");
 
   const torch::Tensor x = x_in.contiguous();
   const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
@@ -264,6 +278,16 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
                     ") is smaller than the dilated kernel");
   torch::Tensor out =
       torch::empty({batch, out_channels, out_h, out_w}, x.options());
+  torch::Tensor residual_c;
+  if (residual.has_value()) {
+    TORCH_CHECK_VALUE(residual->device().is_cpu() &&
+                          residual->scalar_type() == torch::kFloat &&
+                          residual->sizes() == out.sizes(),
+                      "residual must be a float32 CPU tensor of the output's "
+                      "shape ", out.sizes(), ", got ", residual->dtype(), " ",
+                      residual->sizes());
+    residual_c = residual->contiguous();
+  }
   if (out.numel() == 0) return out;
 
   const PackFn pack_fn = simd == kAvx512 ? pack_rows_avx512
@@ -333,6 +357,17 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
   ca.col_classes = static_cast<int64_t>(col_class_range.size() / 2);
   ca.scale = scale.has_value() ? scale_c.data_ptr<float>() : nullptr;
   ca.bias = bias.has_value() ? bias_c.data_ptr<float>() : nullptr;
+  const auto optional_ptr = [](const c10::optional<torch::Tensor>& t,
+                               torch::Tensor* keep) -> const float* {
+    if (!t.has_value()) return nullptr;
+    *keep = t->contiguous();
+    return keep->data_ptr<float>();
+  };
+  torch::Tensor shift_in_c, slope_c, shift_out_c;
+  ca.residual = residual.has_value() ? residual_c.data_ptr<float>() : nullptr;
+  ca.act_shift_in = optional_ptr(act_shift_in, &shift_in_c);
+  ca.act_slope = optional_ptr(act_slope, &slope_c);
+  ca.act_shift_out = optional_ptr(act_shift_out, &shift_out_c);
   ca.out = out.data_ptr<float>();
   ca.batch = batch;
   ca.groups = groups;
@@ -360,6 +395,83 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
   return out;
 }
 
+// Output size of a pooling window along one axis, as torch computes it.
+int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                    bool ceil_mode) {
+  const int64_t span = in + 2 * pad - kernel;
+  int64_t out = (ceil_mode ? ceil_div(span, stride) : span / stride) + 1;
+  // the last window must start inside the input or its left padding
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+// Max pooling of a NaN-free float32 NCHW tensor (dilation 1), as torch's
+// F.max_pool2d computes it (padding reads as -inf), one plane per task:
+// torch's CPU NCHW kernel is several times slower. Returns the output and
+// whether a pooled row held NaN (this kernel does not propagate NaN: the
+// caller then asks torch).
+std::tuple<torch::Tensor, bool> max_pool2d(const torch::Tensor& x_in, int64_t kernel_h,
+                         int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+                         int64_t pad_h, int64_t pad_w, bool ceil_mode) {
+  TORCH_CHECK_VALUE(x_in.dim() == 4 && x_in.device().is_cpu() &&
+                        x_in.scalar_type() == torch::kFloat,
+                    "x must be a 4-D float32 CPU tensor (N, C, H, W), got ",
+                    x_in.dim(), "-D ", x_in.dtype(), " on ", x_in.device());
+  TORCH_CHECK_VALUE(kernel_h > 0 && kernel_w > 0 && stride_h > 0 &&
+                        stride_w > 0,
+                    "kernel_size and stride must be positive");
+  TORCH_CHECK_VALUE(pad_h >= 0 && pad_w >= 0 && 2 * pad_h <= kernel_h &&
+                        2 * pad_w <= kernel_w,
+                    "padding must be non-negative and at most half the "
+                    "kernel size, got (", pad_h, ", ", pad_w, ")");
+  const torch::Tensor x = x_in.contiguous();
+  const int64_t planes = x.size(0) * x.size(1);
+  const int64_t height = x.size(2), width = x.size(3);
+  const int64_t out_h = pooled_size(height, kernel_h, stride_h, pad_h, ceil_mode);
+  const int64_t out_w = pooled_size(width, kernel_w, stride_w, pad_w, ceil_mode);
+  TORCH_CHECK_VALUE(out_h > 0 && out_w > 0, "the input (", height, ", ",
+                    width, ") is smaller than the pooling window");
+  torch::Tensor out =
+      torch::empty({x.size(0), x.size(1), out_h, out_w}, x.options());
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  // separable: the column maxima of a window row (contiguous, vectorized,
+  // branch-free), then the maxima across each window's columns
+  const auto take = [](float m, float v) { return v > m ? v : m; };
+  std::atomic<bool> saw_nan{false};
+  at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> column(width);
+    int nan = 0;
+    for (int64_t p = begin; p < end; ++p) {
+      const float* in = src + p * height * width;
+      float* o = dst + p * out_h * out_w;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const int64_t y0 = std::max<int64_t>(oy * stride_h - pad_h, 0);
+        const int64_t y1 = std::min(oy * stride_h - pad_h + kernel_h, height);
+        std::copy(in + y0 * width, in + (y0 + 1) * width, column.begin());
+        for (int64_t xx = 0; xx < width; ++xx) nan |= column[xx] != column[xx];
+        for (int64_t y = y0 + 1; y < y1; ++y) {
+          const float* row = in + y * width;
+          float* c = column.data();
+          for (int64_t xx = 0; xx < width; ++xx) {
+            c[xx] = take(c[xx], row[xx]);
+            nan |= row[xx] != row[xx];
+          }
+        }
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const int64_t x0 = std::max<int64_t>(ox * stride_w - pad_w, 0);
+          const int64_t x1 = std::min(ox * stride_w - pad_w + kernel_w, width);
+          float m = column[x0];
+          for (int64_t xx = x0 + 1; xx < x1; ++xx) m = take(m, column[xx]);
+          o[oy * out_w + ox] = m;
+        }
+      }
+    }
+    if (nan) saw_nan = true;
+  });
+  return std::make_tuple(out, saw_nan.load());
+}
+
 }  // namespace
 }  // namespace xnor
 }  // namespace mmbnn
@@ -380,6 +492,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("kernel_w"), py::arg("stride_h"), py::arg("stride_w"),
         py::arg("pad_h"), py::arg("pad_w"), py::arg("dilation_h"),
         py::arg("dilation_w"), py::arg("groups"), py::arg("threshold"),
-        py::arg("scale"), py::arg("bias"), py::arg("simd") = -1,
+        py::arg("scale"), py::arg("bias"), py::arg("residual") = py::none(),
+        py::arg("act_shift_in") = py::none(), py::arg("act_slope") = py::none(),
+        py::arg("act_shift_out") = py::none(), py::arg("simd") = -1,
+        py::call_guard<py::gil_scoped_release>());
+  m.def("max_pool2d", &max_pool2d, py::arg("x"), py::arg("kernel_h"),
+        py::arg("kernel_w"), py::arg("stride_h"), py::arg("stride_w"),
+        py::arg("pad_h"), py::arg("pad_w"), py::arg("ceil_mode"),
         py::call_guard<py::gil_scoped_release>());
 }

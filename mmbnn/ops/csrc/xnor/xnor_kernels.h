@@ -53,6 +53,12 @@ struct ConvArgs {
   int64_t row_classes, col_classes;
   const float* scale;         // (O,) or nullptr
   const float* bias;          // (O,) or nullptr
+  // fused epilogue, after the bias: y += residual, then (when act_slope)
+  // y = PReLU(y - act_shift_in, act_slope) + act_shift_out
+  const float* residual;      // (N, O, out_h, out_w) or nullptr
+  const float* act_shift_in;  // (O,) or nullptr
+  const float* act_slope;     // (O,) or nullptr (no activation)
+  const float* act_shift_out; // (O,) or nullptr
   float* out;                 // (N, O, out_h, out_w)
   int64_t batch, groups, words, out_channels, group_out_channels, blocks;
   int64_t padded_h, padded_w, out_h, out_w, stride_h, stride_w;
@@ -171,6 +177,41 @@ inline void tile_offsets(const ConvArgs& a, int64_t block, int64_t oy,
         if (is_padded_tap(range, ky, kx))
           for (int64_t l = 0; l < kLanes; ++l)
             offset[l] -= sums[(ky * a.kernel_w + kx) * kLanes + l];
+  }
+}
+
+// The fused epilogue on output row task.oy of the block's channels, already
+// scaled and biased: + residual, then RPReLU. One rounding per operation,
+// in torch's order (`y + r`, `- shift_in`, `x > 0 ? x : w * x`,
+// `+ shift_out`), while the row is still in cache. Called once per task,
+// after all its tiles.
+inline void finish_task(const ConvArgs& a, const Task& task) {
+  if (!a.residual && !a.act_slope) return;
+  const int64_t oc0 = task.block * kLanes;
+  const int64_t oc1 = min64(oc0 + kLanes, a.out_channels);
+  const int64_t width = a.out_w;
+  for (int64_t oc = oc0; oc < oc1; ++oc) {
+    const int64_t offset =
+        ((task.n * a.out_channels + oc) * a.out_h + task.oy) * width;
+    float* __restrict__ dst = a.out + offset;
+    if (a.residual) {
+      const float* __restrict__ res = a.residual + offset;
+      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] + res[j];
+    }
+    if (!a.act_slope) continue;
+    const float slope = a.act_slope[oc];
+    if (a.act_shift_in) {
+      const float shift = a.act_shift_in[oc];
+      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] - shift;
+    }
+    for (int64_t j = 0; j < width; ++j) {
+      const float t = dst[j];
+      dst[j] = t > 0.0f ? t : slope * t;
+    }
+    if (a.act_shift_out) {
+      const float shift = a.act_shift_out[oc];
+      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] + shift;
+    }
   }
 }
 

@@ -76,6 +76,7 @@ void conv_rows_scalar(const ConvArgs& a, int64_t begin, int64_t end) {
     for (int64_t g = first; g <= last; ++g)
       for (int64_t ox = 0; ox < a.out_w; ox += width)
         conv_tile(a, task, g, ox, min64(width, a.out_w - ox));
+    finish_task(a, task);
   }
 }
 
