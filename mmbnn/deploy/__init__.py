@@ -3,13 +3,14 @@
 loading of deploy checkpoints."""
 from .export import (build_detector, export_deploy_checkpoint, load_config,
                      load_deploy_model, size_report)
+from .fusion import fuse_deploy_model
 from .modules import (BACKENDS, PackedBinaryConv, convert_to_deploy,
                       kernel_available, unfinished_progressive_layers)
 from .packing import pack_signs, packed_size, unpack_signs
 
 __all__ = [
     'BACKENDS', 'PackedBinaryConv', 'build_detector', 'convert_to_deploy',
-    'export_deploy_checkpoint', 'kernel_available', 'load_config',
+    'export_deploy_checkpoint', 'fuse_deploy_model', 'kernel_available', 'load_config',
     'load_deploy_model',
     'pack_signs', 'packed_size', 'size_report',
     'unfinished_progressive_layers', 'unpack_signs'
