@@ -13,7 +13,7 @@ FIND_LINKS := $(if $(wildcard $(SHARED_WHEELS)/*.whl),--find-links $(abspath $(S
 DEMO_DIR ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo_faster_rcnn_r18_ste
 
-.PHONY: install test demo clean-venv
+.PHONY: install test test-fast demo clean-venv
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+# everything but the end-to-end demo trainings (the bulk of the suite's time)
+test-fast: $(STAMP)
+	$(PY) -m pytest tests --ignore=tests/test_e2e
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --data-root $(DEMO_DIR) --work-dir $(DEMO_WORK_DIR)
