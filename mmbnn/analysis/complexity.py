@@ -42,7 +42,7 @@ BINARY_WEIGHT = 'binary weight'  # 1-bit weights, real activations
 BINARY_ACT = 'binary act'  # real weights, 1-bit activations
 REAL = 'real'
 
-TRAINING_ONLY_CHILDREN = ('compensator', 'progressive')
+TRAINING_ONLY_CHILDREN = BinaryConv.TRAINING_ONLY_CHILDREN
 # Used when neither ``shape`` nor the config's test pipeline gives a size.
 FALLBACK_SHAPE = (800, 1333)
 

@@ -25,8 +25,10 @@ from .modules import PackedBinaryConv, convert_to_deploy
 
 DEPLOY_FORMAT = 'mmbnn-deploy'
 DEPLOY_VERSION = 1
-# parameters and buffers that exist only for training
-TRAINING_ONLY = ('.compensator.', '.progressive.')
+# state-dict key parts of the parameters and buffers that exist only for
+# training
+TRAINING_ONLY = tuple(f'.{child}.'
+                      for child in BinaryConv.TRAINING_ONLY_CHILDREN)
 
 
 def load_config(config: Union[str, Config],

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops.binarizers import check_choice, hard_sign
+from ..ops.binarizers import hard_sign
 from ..ops.binary_conv import BinaryConv
+from ..utils import check_choice
 from .packing import pack_signs, packed_size, unpack_signs
 
 # 'auto': the packed kernel on CPU float32 inputs when it is built, else the
@@ -109,10 +110,8 @@ class PackedBinaryConv(nn.Module):
                          backend: str = 'auto') -> 'PackedBinaryConv':
         """The deploy form of a trained ``BinaryConv`` (weights binarized).
 
-        The scale is the one the layer applies in evaluation mode:
-        ``mean|W|`` per output channel for ``'mean_abs'`` (with a StoMPP rule
-        it is clamped to >= 1e-12 as there), the learned ``scale`` for
-        ``'learnable'``, none for ``'none'``.
+        The scale is the one the layer applies in evaluation mode,
+        :meth:`BinaryConv.weight_scale`.
         """
         if not conv.binarize_weight:
             raise ValueError(f'{conv!r} does not binarize its weights; only '
@@ -132,13 +131,9 @@ class PackedBinaryConv(nn.Module):
             backend=backend).to(conv.weight.device)
         with torch.no_grad():
             module.packed_weight.copy_(pack_signs(conv.weight))
-            if conv.weight_scaling == 'mean_abs':
-                scale = conv.weight.abs().mean(dim=(1, 2, 3))
-                if conv.progressive is not None:
-                    scale = scale.clamp_min(1e-12)
-                module.scale.copy_(scale)
-            elif conv.weight_scaling == 'learnable':
-                module.scale.copy_(conv.scale.view(-1))
+            scale = conv.weight_scale()
+            if scale is not None:
+                module.scale.copy_(scale.reshape(-1))
             if module.threshold is not None:
                 module.threshold.copy_(conv.threshold)
             if module.bias is not None:
@@ -277,16 +272,8 @@ def unfinished_progressive_layers(model: nn.Module) -> dict:
         rule = getattr(module, 'progressive', None)
         if not isinstance(module, BinaryConv) or rule is None:
             continue
-        reasons = []
-        if module.binarize_weight and not bool(rule.weight_mask().all()):
-            reasons.append('weight frozen fraction '
-                           f'{rule.frozen_weight_fraction():.3f} < 1')
-        if module.binarize_act:
-            if float(rule.p_act) < 1:
-                reasons.append(f'activation fraction {float(rule.p_act):.3f}'
-                               ' < 1')
-            if rule.eval_act == 'clip':
-                reasons.append("eval_act='clip' is not binary")
+        reasons = rule.unfinished_reasons(weight=module.binarize_weight,
+                                          act=module.binarize_act)
         if reasons:
             unfinished[name] = ', '.join(reasons)
     return unfinished

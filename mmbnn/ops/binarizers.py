@@ -18,6 +18,8 @@ from typing import Callable, Dict
 import torch
 from torch import Tensor
 
+from ..utils import check_choice
+
 SURROGATE_GRADIENTS: Dict[str, Callable[[Tensor], Tensor]] = {
     'identity': lambda x: torch.ones_like(x),
     'clipped': lambda x: (x.abs() <= 1).to(x.dtype),
@@ -25,26 +27,6 @@ SURROGATE_GRADIENTS: Dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 WEIGHT_SCALINGS = ('none', 'mean_abs', 'learnable')
-
-
-def check_choice(key: str, value: str, allowed) -> str:
-    """Raise a ``ValueError`` naming ``key`` and ``allowed`` if ``value`` is
-    not one of them.
-
-    Args:
-        key (str): Name of the option, as a user writes it in a config.
-        value (str): The value given.
-        allowed (Iterable[str]): The values accepted.
-
-    Returns:
-        str: ``value`` unchanged.
-    """
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise ValueError(
-            f'{key}={value!r} is not supported; allowed values: '
-            f'{", ".join(map(repr, allowed))}')
-    return value
 
 
 def hard_sign(x: Tensor) -> Tensor:

@@ -6,7 +6,8 @@ import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from .binarizers import (SURROGATE_GRADIENTS, WEIGHT_SCALINGS, check_choice,
+from ..utils import check_choice
+from .binarizers import (SURROGATE_GRADIENTS, WEIGHT_SCALINGS,
                          sign_with_surrogate)
 
 # Rules that leave a conv real-valued even when its config says BinaryConv.
@@ -127,6 +128,10 @@ class BinaryConv(nn.Conv2d):
                     stride=self.stride, padding=self.padding,
                     dilation=self.dilation, groups=self.groups))
 
+    # children that exist only for training (SURGE branch, StoMPP state):
+    # dropped by the deploy conversion, reported apart by the complexity tool
+    TRAINING_ONLY_CHILDREN = ('compensator', 'progressive')
+
     @property
     def is_binary(self) -> bool:
         """Whether any operand of this conv is binarized."""
@@ -134,6 +139,21 @@ class BinaryConv(nn.Conv2d):
 
     def _mean_abs_weight(self) -> Tensor:
         return self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+
+    def weight_scale(self) -> Optional[Tensor]:
+        """The per-output-channel scale ``alpha`` of ``alpha * sign(W)``,
+        ``(O, 1, 1, 1)``, as the forward pass applies it: ``mean|W|``
+        (detached; clamped to >= 1e-12 under a progressive rule, which
+        divides by it) for ``'mean_abs'``, the learned ``scale`` for
+        ``'learnable'``, None for ``'none'``. The one definition the forward
+        pass and the deploy conversion share."""
+        if self.weight_scaling == 'mean_abs':
+            scale = self._mean_abs_weight().detach()
+            return scale.clamp_min(1e-12) if self.progressive is not None \
+                else scale
+        if self.weight_scaling == 'learnable':
+            return self.scale
+        return None
 
     def binary_weight(self) -> Tensor:
         """The weight used in the forward pass: ``alpha * sign(W)`` (or W).
@@ -151,14 +171,10 @@ class BinaryConv(nn.Conv2d):
                 return self.progressive.binarize_weight(self.weight)
             norm = self._mean_abs_weight().detach().clamp_min(1e-12)
             weight = self.progressive.binarize_weight(self.weight / norm)
-            scale = norm if self.weight_scaling == 'mean_abs' else self.scale
-            return weight * scale
+            return weight * self.weight_scale()
         weight = sign_with_surrogate(self.weight, self.weight_surrogate)
-        if self.weight_scaling == 'mean_abs':
-            weight = weight * self._mean_abs_weight().detach()
-        elif self.weight_scaling == 'learnable':
-            weight = weight * self.scale
-        return weight
+        scale = self.weight_scale()
+        return weight if scale is None else weight * scale
 
     def binary_input(self, x: Tensor) -> Tensor:
         """The input used in the forward pass: ``sign(x - b)`` (or x)."""

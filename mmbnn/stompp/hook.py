@@ -10,7 +10,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..engine import iteration_window, log_due, publish_scalars
-from ..ops.binarizers import check_choice
+from ..utils import check_choice
 from .masking import StoMPPMasking
 from .schedule import (ORDERS, SHAPES, SPLITS, frozen_fraction, layer_windows,
                        split_window)

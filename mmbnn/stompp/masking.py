@@ -20,13 +20,14 @@ generator seeded with ``(seed, layer index, t)``, so a resumed run draws the
 same masks as an uninterrupted one without saving generator state, and every
 rank draws the same weight masks.
 """
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ..ops.binarizers import SURROGATE_GRADIENTS, check_choice, hard_sign
+from ..ops.binarizers import SURROGATE_GRADIENTS, hard_sign
+from ..utils import check_choice
 
 ACT_MASKS = ('element', 'channel')
 EVAL_ACTS = ('expected', 'sign', 'clip')
@@ -165,6 +166,30 @@ class StoMPPMasking(nn.Module):
 
     def frozen_weight_fraction(self) -> float:
         return float(self.weight_mask().float().mean())
+
+    def unfinished_reasons(self, weight: bool = True,
+                           act: bool = True) -> List[str]:
+        """Why this rule is not hard binary yet (empty when it is).
+
+        Args:
+            weight (bool): Whether the layer binarizes its weights.
+            act (bool): Whether it binarizes its activations.
+
+        Returns:
+            list[str]: A weight frozen fraction below 1, an activation
+            fraction below 1, an evaluation rule that is not ``sign``.
+        """
+        reasons = []
+        if weight and not bool(self.weight_mask().all()):
+            reasons.append('weight frozen fraction '
+                           f'{self.frozen_weight_fraction():.3f} < 1')
+        if act:
+            if float(self.p_act) < 1:
+                reasons.append(f'activation fraction {float(self.p_act):.3f}'
+                               ' < 1')
+            if self.eval_act == 'clip':
+                reasons.append("eval_act='clip' is not binary")
+        return reasons
 
     def binarize_weight(self, weight: Tensor) -> Tensor:
         if self.weight_grad == 'identity':

@@ -21,7 +21,7 @@ layer's window (``'weights_first'``, ``'acts_first'``).
 import math
 from typing import Callable, Dict, Optional, Tuple
 
-from ..ops.binarizers import check_choice
+from ..utils import check_choice
 
 SHAPES: Dict[str, Callable[[float], float]] = {
     'linear': lambda t: t,

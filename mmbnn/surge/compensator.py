@@ -27,7 +27,7 @@ import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ..ops.binarizers import check_choice
+from ..utils import check_choice
 
 LAMBDA_MODES = ('adaptive', 'fixed', 'ema')
 AUX_INITS = ('copy', 'kaiming')

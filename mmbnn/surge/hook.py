@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from ..engine import iteration_window, log_due, publish_scalars
-from ..ops.binarizers import check_choice
+from ..utils import check_choice
 from .compensator import SURGECompensator
 from .schedule import ETA_SCHEDULES, eta_at
 

@@ -2,7 +2,7 @@
 """The eta schedule of SURGE's Adaptive Gradient Scaler (pure functions)."""
 import math
 
-from ..ops.binarizers import check_choice
+from ..utils import check_choice
 
 ETA_SCHEDULES = ('constant', 'linear_warmup', 'linear_decay', 'cosine_decay')
 

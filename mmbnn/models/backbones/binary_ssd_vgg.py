@@ -31,7 +31,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ...ops.binarizers import check_choice
+from ...utils import check_choice
 from .bireal_resnet import BLOCK_ACTS, _build_block_act
 
 # convs per stage of VGG-16 (mmcv's VGG layout)

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...ops.binarizers import check_choice
+from ...utils import check_choice
 from ..layers import RPReLU
 
 BLOCK_ACTS = ('rprelu', 'prelu', 'hardtanh', 'identity')
