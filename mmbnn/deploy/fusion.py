@@ -15,7 +15,8 @@ What it does, in place:
 * **Pooling.** Max pooling runs a direct plane-by-plane kernel and the
   Bi-Real shortcut's 2x2 average pooling four strided slices (the same
   values as ``F.max_pool2d`` / ``F.avg_pool2d``; torch's NCHW CPU pooling
-  kernels are several times slower).
+  kernels are several times slower). mmcv's average RoIAlign runs a
+  threaded kernel with the same values (mmcv's CPU one is single-threaded).
 
 Exactness: the popcount dot products are exact integers either way; the
 epilogue repeats torch's operations in torch's order, and so is bit-exact.
@@ -152,6 +153,43 @@ class FusedDownsample(nn.Sequential):
         return self[0](avg_pool_shortcut(x, self.stride))
 
 
+class FusedRoIAlign(nn.Module):
+    """mmcv's ``RoIAlign`` (``pool_mode='avg'``) through
+    :func:`mmbnn.ops.xnor.roi_align` on CPU float32 inputs: the same values
+    (tested), on all of torch's threads with channels innermost; mmcv's op
+    elsewhere (GPU, gradients, max pooling)."""
+
+    def __init__(self, roi_align: nn.Module) -> None:
+        super().__init__()
+        self.roi_align = roi_align
+
+    @property
+    def output_size(self) -> tuple:
+        """The wrapped op's ``output_size`` (mmdet's RoI extractors read
+        it)."""
+        return self.roi_align.output_size
+
+    @staticmethod
+    def replaces(module: nn.Module) -> bool:
+        """Whether ``module`` is an mmcv ``RoIAlign`` this class can run."""
+        try:
+            from mmcv.ops import RoIAlign
+        except ImportError:
+            return False
+        return (isinstance(module, RoIAlign) and module.pool_mode == 'avg'
+                and not getattr(module, 'use_torchvision', False))
+
+    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
+        op = self.roi_align
+        if (features.device.type == 'cpu' and features.dtype == torch.float32
+                and rois.dtype == torch.float32 and kernel_available()
+                and not (torch.is_grad_enabled() and features.requires_grad)):
+            return _xnor().roi_align(features, rois, op.output_size,
+                                     op.spatial_scale, op.sampling_ratio,
+                                     op.aligned)
+        return op(features, rois)
+
+
 class FusedBiRealBlock(nn.Module):
     """A :class:`BiRealBasicBlock` with its BNs folded and its shortcut adds
     and activations in the binary convs' epilogues.
@@ -253,12 +291,15 @@ def fuse_deploy_model(model: nn.Module) -> nn.Module:
             _set_submodule(model, name, FusedBiRealBlock(module))
         elif type(module) is nn.MaxPool2d:
             _set_submodule(model, name, FusedMaxPool2d.from_module(module))
+        elif FusedRoIAlign.replaces(module):
+            _set_submodule(model, name, FusedRoIAlign(module))
     model.deploy_fused = True
     return model
 
 
 __all__ = [
     'FusedBiRealBlock', 'FusedConvUnit', 'FusedDownsample', 'FusedMaxPool2d',
+    'FusedRoIAlign',
     'avg_pool_shortcut', 'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
     'fuse_deploy_model'
 ]

@@ -214,3 +214,31 @@ def max_pool2d(x: Tensor,
         return F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
                             ceil_mode=bool(ceil_mode))
     return out
+
+
+def roi_align(features: Tensor,
+              rois: Tensor,
+              output_size: _IntPair,
+              spatial_scale: float,
+              sampling_ratio: int = 0,
+              aligned: bool = True) -> Tensor:
+    """Average RoIAlign with the values of mmcv's CPU ``roi_align``
+    (``pool_mode='avg'``), its RoIs split over torch's threads (mmcv's CPU
+    kernel runs on one thread and also tracks the max-pool arg-max).
+
+    Args:
+        features (Tensor): Float32 ``(N, C, H, W)`` CPU feature map.
+        rois (Tensor): Float32 ``(K, 5)``: batch index, x1, y1, x2, y2.
+        output_size (int | tuple[int, int]): Pooled height and width.
+        spatial_scale (float): Feature-map size / image size.
+        sampling_ratio (int): Samples per bin side; 0 adapts it to the RoI
+            size. Defaults to 0.
+        aligned (bool): Half-pixel offset. Defaults to True.
+
+    Returns:
+        Tensor: ``(K, C, ph, pw)``, without autograd history.
+    """
+    ph, pw = _pair('output_size', output_size)
+    return _require_extension().roi_align(features, rois, ph, pw,
+                                          float(spatial_scale),
+                                          int(sampling_ratio), bool(aligned))

@@ -17,6 +17,7 @@ from mmbnn.deploy import (PackedBinaryConv, convert_to_deploy,
                           load_deploy_model)
 from mmbnn.deploy.fusion import (FusedBiRealBlock, FusedConvUnit,
                                  FusedDownsample, FusedMaxPool2d,
+                                 FusedRoIAlign,
                                  avg_pool_shortcut, fold_bn_into_conv,
                                  fold_bn_into_packed, fuse_deploy_model)
 from mmbnn.models.backbones.bireal_resnet import (BiRealBasicBlock,
@@ -181,6 +182,8 @@ def test_fused_export_matches_unfused_block_by_block(config, tmp_path):
     units = [m for m in fused.modules()
              if isinstance(m, (FusedBiRealBlock, FusedConvUnit))]
     assert len(units) > 0
+    if family == 'faster_rcnn':
+        assert sum(isinstance(m, FusedRoIAlign) for m in fused.modules()) == 4
 
     # the unfused deploy model of the same weights, and its fused form
     # made in memory: the reloaded fused model is that one, bit for bit

@@ -108,3 +108,34 @@ def test_max_pool_propagates_nan_and_checks_arguments():
         xnor.max_pool2d(x, 2, 2, 2)
     with pytest.raises(ValueError, match='float32'):
         xnor.max_pool2d(x.double(), 2)
+
+
+@pytest.mark.parametrize('sampling_ratio', [0, 1, 2])
+@pytest.mark.parametrize('aligned', [True, False])
+def test_roi_align_equals_mmcv(sampling_ratio, aligned):
+    from mmcv.ops import roi_align
+    gen = torch.Generator().manual_seed(sampling_ratio)
+    feat = torch.randn(2, 19, 25, 33, generator=gen)
+    k = 120
+    xy = torch.rand(k, 2, generator=gen) * torch.tensor([33 * 8., 25 * 8.])
+    wh = torch.rand(k, 2, generator=gen) * 150
+    rois = torch.cat([torch.randint(0, 2, (k, 1), generator=gen).float(),
+                      xy - 20, xy - 20 + wh], 1)
+    rois[0, 1:] = torch.tensor([5., 5., 5., 5.])  # empty box
+    rois[1, 1:] = torch.tensor([-50., -50., -10., -10.])  # outside the map
+    rois[2, 1:] = torch.tensor([250., 180., 400., 300.])  # past the border
+    expected = roi_align(feat, rois, (7, 7), 1 / 8., sampling_ratio, 'avg',
+                         aligned)
+    got = xnor.roi_align(feat, rois, 7, 1 / 8., sampling_ratio, aligned)
+    assert torch.equal(got, expected)
+    assert got.abs().sum() > 0
+
+
+def test_roi_align_errors():
+    feat = torch.randn(1, 4, 8, 8)
+    with pytest.raises(ValueError, match='batch indices'):
+        xnor.roi_align(feat, torch.tensor([[1., 0, 0, 4, 4]]), 2, 1.0)
+    with pytest.raises(ValueError, match='non-negative'):
+        xnor.roi_align(feat, torch.tensor([[0., 4, 4, 0, 0]]), 2, 1.0)
+    with pytest.raises(ValueError, match=r'\(K, 5\)'):
+        xnor.roi_align(feat, torch.zeros(3, 4), 2, 1.0)

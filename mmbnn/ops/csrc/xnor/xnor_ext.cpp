@@ -472,6 +472,155 @@ std::tuple<torch::Tensor, bool> max_pool2d(const torch::Tensor& x_in, int64_t ke
   return std::make_tuple(out, saw_nan.load());
 }
 
+// Average RoIAlign of a float32 NCHW feature map, the same arithmetic as
+// mmcv's CPU kernel (detectron2's RoIAlign: bilinear samples on a
+// roi_bin_grid per bin, `aligned` half-pixel offset, samples outside
+// [-1, size] read 0), RoIs split over torch's threads, channels innermost
+// (vectorized; per channel the same operations in the same order, so the
+// same values). rois: (K, 5) rows
+// (batch index, x1, y1, x2, y2) in input-image coordinates.
+torch::Tensor roi_align(const torch::Tensor& input_in,
+                        const torch::Tensor& rois_in, int64_t pooled_height,
+                        int64_t pooled_width, double spatial_scale_d,
+                        int64_t sampling_ratio, bool aligned) {
+  TORCH_CHECK_VALUE(input_in.dim() == 4 && input_in.device().is_cpu() &&
+                        input_in.scalar_type() == torch::kFloat,
+                    "input must be a 4-D float32 CPU tensor (N, C, H, W)");
+  TORCH_CHECK_VALUE(rois_in.dim() == 2 && rois_in.size(1) == 5 &&
+                        rois_in.device().is_cpu() &&
+                        rois_in.scalar_type() == torch::kFloat,
+                    "rois must be a float32 CPU tensor of shape (K, 5)");
+  TORCH_CHECK_VALUE(pooled_height > 0 && pooled_width > 0,
+                    "output_size must be positive");
+  const torch::Tensor input = input_in.contiguous();
+  const torch::Tensor rois = rois_in.contiguous();
+  const int64_t num_rois = rois.size(0), channels = input.size(1);
+  const int height = static_cast<int>(input.size(2));
+  const int width = static_cast<int>(input.size(3));
+  const int ph_n = static_cast<int>(pooled_height);
+  const int pw_n = static_cast<int>(pooled_width);
+  torch::Tensor output =
+      torch::zeros({num_rois, channels, pooled_height, pooled_width},
+                   input.options());
+  if (num_rois == 0 || channels == 0) return output;
+  using T = float;
+  const T spatial_scale = static_cast<T>(spatial_scale_d);
+  const T* box = rois.data_ptr<float>();
+  T* out = output.data_ptr<float>();
+  const int64_t batch = input.size(0);
+  struct Sample {
+    int pos1, pos2, pos3, pos4;
+    T w1, w2, w3, w4;
+  };
+  std::atomic<bool> bad_roi{false}, bad_index{false};
+  const int64_t plane = static_cast<int64_t>(height) * width;
+  const torch::Tensor nhwc_t = input.permute({0, 2, 3, 1}).contiguous();
+  const float* nhwc = nhwc_t.data_ptr<float>();
+  at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
+    std::vector<Sample> samples;
+    std::vector<T> sums(channels);
+    for (int64_t n = begin; n < end; ++n) {
+      const T* r = box + n * 5;
+      const int64_t b = static_cast<int64_t>(r[0]);
+      if (b < 0 || b >= batch) {
+        bad_index = true;
+        continue;
+      }
+      const T offset = aligned ? (T)0.5 : (T)0.0;
+      const T start_w = r[1] * spatial_scale - offset;
+      const T start_h = r[2] * spatial_scale - offset;
+      const T end_w = r[3] * spatial_scale - offset;
+      const T end_h = r[4] * spatial_scale - offset;
+      T roi_w = end_w - start_w, roi_h = end_h - start_h;
+      if (aligned) {
+        if (!(roi_w >= 0 && roi_h >= 0)) {
+          bad_roi = true;
+          continue;
+        }
+      } else {
+        roi_w = std::max(roi_w, (T)1.);
+        roi_h = std::max(roi_h, (T)1.);
+      }
+      const T bin_h = static_cast<T>(roi_h) / static_cast<T>(ph_n);
+      const T bin_w = static_cast<T>(roi_w) / static_cast<T>(pw_n);
+      const int grid_h = sampling_ratio > 0
+                             ? static_cast<int>(sampling_ratio)
+                             : static_cast<int>(ceilf(roi_h / ph_n));
+      const int grid_w = sampling_ratio > 0
+                             ? static_cast<int>(sampling_ratio)
+                             : static_cast<int>(ceilf(roi_w / pw_n));
+      const T count = std::max(grid_h * grid_w, 1);
+      // bilinear positions and weights, shared by every channel
+      samples.resize(static_cast<size_t>(grid_h) * grid_w * ph_n * pw_n);
+      size_t k = 0;
+      for (int ph = 0; ph < ph_n; ++ph)
+        for (int pw = 0; pw < pw_n; ++pw)
+          for (int iy = 0; iy < grid_h; ++iy) {
+            const T yy = start_h + ph * bin_h +
+                         static_cast<T>(iy + .5f) * bin_h /
+                             static_cast<T>(grid_h);
+            for (int ix = 0; ix < grid_w; ++ix, ++k) {
+              const T xx = start_w + pw * bin_w +
+                           static_cast<T>(ix + .5f) * bin_w /
+                               static_cast<T>(grid_w);
+              T y = yy, x = xx;
+              Sample& sm = samples[k];
+              if (y < -1.0 || y > height || x < -1.0 || x > width) {
+                sm = Sample{0, 0, 0, 0, 0, 0, 0, 0};
+                continue;
+              }
+              if (y <= 0) y = 0;
+              if (x <= 0) x = 0;
+              int y_low = static_cast<int>(y), x_low = static_cast<int>(x);
+              int y_high, x_high;
+              if (y_low >= height - 1) {
+                y_high = y_low = height - 1;
+                y = (T)y_low;
+              } else {
+                y_high = y_low + 1;
+              }
+              if (x_low >= width - 1) {
+                x_high = x_low = width - 1;
+                x = (T)x_low;
+              } else {
+                x_high = x_low + 1;
+              }
+              const T ly = y - y_low, lx = x - x_low;
+              const T hy = 1. - ly, hx = 1. - lx;
+              sm = Sample{y_low * width + x_low, y_low * width + x_high,
+                          y_high * width + x_low, y_high * width + x_high,
+                          hy * hx, hy * lx, ly * hx, ly * lx};
+            }
+          }
+      // channels innermost (NHWC copy): each bilinear tap is a contiguous
+      // channel vector; per channel the same sums in the same order
+      const float* base = nhwc + b * plane * channels;
+      const Sample* sm = samples.data();
+      for (int bin = 0; bin < ph_n * pw_n; ++bin) {
+        T* acc = sums.data();
+        for (int64_t c = 0; c < channels; ++c) acc[c] = 0.;
+        for (int i = 0; i < grid_h * grid_w; ++i, ++sm) {
+          const T w1 = sm->w1, w2 = sm->w2, w3 = sm->w3, w4 = sm->w4;
+          const T* __restrict__ v1 = base + sm->pos1 * channels;
+          const T* __restrict__ v2 = base + sm->pos2 * channels;
+          const T* __restrict__ v3 = base + sm->pos3 * channels;
+          const T* __restrict__ v4 = base + sm->pos4 * channels;
+          for (int64_t c = 0; c < channels; ++c)
+            acc[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
+        }
+        T* dst = out + n * channels * ph_n * pw_n + bin;
+        for (int64_t c = 0; c < channels; ++c)
+          dst[c * ph_n * pw_n] = acc[c] / count;
+      }
+    }
+  });
+  TORCH_CHECK_VALUE(!bad_index.load(), "rois[:, 0] must be batch indices in "
+                    "[0, ", batch, ")");
+  TORCH_CHECK_VALUE(!bad_roi.load(), "with aligned=True, RoIs must have "
+                    "non-negative width and height");
+  return output;
+}
+
 }  // namespace
 }  // namespace xnor
 }  // namespace mmbnn
@@ -496,6 +645,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("act_shift_in") = py::none(), py::arg("act_slope") = py::none(),
         py::arg("act_shift_out") = py::none(), py::arg("simd") = -1,
         py::call_guard<py::gil_scoped_release>());
+  m.def("roi_align", &roi_align, py::arg("input"), py::arg("rois"),
+        py::arg("pooled_height"), py::arg("pooled_width"),
+        py::arg("spatial_scale"), py::arg("sampling_ratio"),
+        py::arg("aligned"), py::call_guard<py::gil_scoped_release>());
   m.def("max_pool2d", &max_pool2d, py::arg("x"), py::arg("kernel_h"),
         py::arg("kernel_w"), py::arg("stride_h"), py::arg("stride_w"),
         py::arg("pad_h"), py::arg("pad_w"), py::arg("ceil_mode"),
