@@ -239,6 +239,39 @@ class FusedConvUnit(nn.Module):
         return self.act(self.conv(x, residual))
 
 
+class FusedRealConvUnit(nn.Module):
+    """A real-valued :class:`BinarySSDVGG` conv (conv1_1) and its
+    :class:`ConvPostProcess`: BN folded into the conv, shortcut added, the
+    RPReLU / PReLU in one pass (:func:`mmbnn.ops.xnor.rprelu`) instead of
+    torch's three over the full-resolution tensor."""
+
+    def __init__(self, conv: nn.Conv2d, post: ConvPostProcess) -> None:
+        super().__init__()
+        fold_bn_into_conv(conv, post.bn)
+        self.conv, self.act, self.repeats = conv, post.act, post.repeats
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(x)
+        if self.repeats == 1:
+            y = y + x
+        elif self.repeats > 1:
+            y = y + x.repeat(1, self.repeats, 1, 1)
+        act = self.act
+        fast = (isinstance(act, (RPReLU, nn.PReLU)) and y.dim() == 4
+                and y.device.type == 'cpu' and y.dtype == torch.float32
+                and kernel_available()
+                and not (torch.is_grad_enabled() and y.requires_grad))
+        if not fast:
+            return act(y)
+        channels = y.shape[1]
+        if isinstance(act, RPReLU):
+            return _xnor().rprelu(y, act.prelu.weight.detach().expand(
+                channels).contiguous(), act.shift_in.detach().reshape(-1),
+                act.shift_out.detach().reshape(-1))
+        return _xnor().rprelu(
+            y, act.weight.detach().expand(channels).contiguous())
+
+
 def _fusable_block(block: BiRealBasicBlock) -> bool:
     return (isinstance(block.conv1, PackedBinaryConv)
             and isinstance(block.conv2, PackedBinaryConv)
@@ -257,6 +290,10 @@ def _fuse_ssd_vgg(backbone: BinarySSDVGG) -> int:
             features[i] = FusedConvUnit(conv, post)
             features[i + 1] = nn.Identity()
             fused += 1
+        elif (type(conv) is nn.Conv2d and isinstance(post, ConvPostProcess)
+              and isinstance(post.bn, _BatchNorm)):
+            features[i] = FusedRealConvUnit(conv, post)
+            features[i + 1] = nn.Identity()
     return fused
 
 
@@ -299,7 +336,7 @@ def fuse_deploy_model(model: nn.Module) -> nn.Module:
 
 __all__ = [
     'FusedBiRealBlock', 'FusedConvUnit', 'FusedDownsample', 'FusedMaxPool2d',
-    'FusedRoIAlign',
+    'FusedRealConvUnit', 'FusedRoIAlign',
     'avg_pool_shortcut', 'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
     'fuse_deploy_model'
 ]

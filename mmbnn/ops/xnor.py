@@ -242,3 +242,22 @@ def roi_align(features: Tensor,
     return _require_extension().roi_align(features, rois, ph, pw,
                                           float(spatial_scale),
                                           int(sampling_ratio), bool(aligned))
+
+
+def rprelu(x: Tensor,
+           slope: Tensor,
+           shift_in: Optional[Tensor] = None,
+           shift_out: Optional[Tensor] = None) -> Tensor:
+    """``F.prelu(x - shift_in, slope) + shift_out`` (RPReLU; PReLU without
+    the shifts) of a float32 NCHW CPU tensor in one pass, the same values
+    as torch's three.
+
+    Args:
+        x (Tensor): Float32 ``(N, C, H, W)``.
+        slope (Tensor): ``C`` negative slopes.
+        shift_in, shift_out (Tensor, optional): ``C`` shifts each.
+
+    Returns:
+        Tensor: Float32 tensor shaped as ``x``, without autograd history.
+    """
+    return _require_extension().rprelu(x, shift_in, slope, shift_out)

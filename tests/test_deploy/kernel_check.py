@@ -71,7 +71,8 @@ def assert_fused_blocks_match(unfused: nn.Module, fused: nn.Module,
     two equally valid roundings may differ. Returns the number of units
     checked (all of them).
     """
-    from mmbnn.deploy.fusion import FusedBiRealBlock, FusedConvUnit
+    from mmbnn.deploy.fusion import (FusedBiRealBlock, FusedConvUnit,
+                                     FusedRealConvUnit)
     from mmbnn.models.backbones.binary_ssd_vgg import ConvPostProcess
     from mmbnn.models.backbones.bireal_resnet import BiRealBasicBlock
     records = {}
@@ -90,7 +91,8 @@ def assert_fused_blocks_match(unfused: nn.Module, fused: nn.Module,
         for hook in hooks:
             hook.remove()
     modules = dict(fused.named_modules())
-    units = sum(isinstance(m, (FusedBiRealBlock, FusedConvUnit))
+    unit_types = (FusedConvUnit, FusedRealConvUnit)
+    units = sum(isinstance(m, (FusedBiRealBlock, ) + unit_types)
                 for m in modules.values())
     checked = 0
     with torch.no_grad():
@@ -100,7 +102,7 @@ def assert_fused_blocks_match(unfused: nn.Module, fused: nn.Module,
             else:  # an SSD post-process: its conv's unit is one index back
                 parent, _, index = name.rpartition('.')
                 unit = modules.get(f'{parent}.{int(index) - 1}')
-                if not isinstance(unit, FusedConvUnit):
+                if not isinstance(unit, unit_types):
                     continue
                 got = unit(args[1])
             scale = float(expected.abs().max().clamp_min(1.0))

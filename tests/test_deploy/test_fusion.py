@@ -17,7 +17,7 @@ from mmbnn.deploy import (PackedBinaryConv, convert_to_deploy,
                           load_deploy_model)
 from mmbnn.deploy.fusion import (FusedBiRealBlock, FusedConvUnit,
                                  FusedDownsample, FusedMaxPool2d,
-                                 FusedRoIAlign,
+                                 FusedRealConvUnit, FusedRoIAlign,
                                  avg_pool_shortcut, fold_bn_into_conv,
                                  fold_bn_into_packed, fuse_deploy_model)
 from mmbnn.models.backbones.bireal_resnet import (BiRealBasicBlock,
@@ -179,8 +179,8 @@ def test_fused_export_matches_unfused_block_by_block(config, tmp_path):
     assert report['binary_layers'] == binary
     fused = load_deploy_model(out, backend='reference')
     assert torch.load(out, weights_only=True)['meta']['fused'] is True
-    units = [m for m in fused.modules()
-             if isinstance(m, (FusedBiRealBlock, FusedConvUnit))]
+    units = [m for m in fused.modules() if isinstance(
+        m, (FusedBiRealBlock, FusedConvUnit, FusedRealConvUnit))]
     assert len(units) > 0
     if family == 'faster_rcnn':
         assert sum(isinstance(m, FusedRoIAlign) for m in fused.modules()) == 4

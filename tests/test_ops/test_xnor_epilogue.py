@@ -139,3 +139,17 @@ def test_roi_align_errors():
         xnor.roi_align(feat, torch.tensor([[0., 4, 4, 0, 0]]), 2, 1.0)
     with pytest.raises(ValueError, match=r'\(K, 5\)'):
         xnor.roi_align(feat, torch.zeros(3, 4), 2, 1.0)
+
+
+def test_rprelu_equals_torch():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 6, 9, 11, generator=gen)
+    x[0, 0, 0, :3] = torch.tensor([0.0, -0.0, 1e-40])
+    slope = torch.rand(6, generator=gen) - 0.3
+    shift_in, shift_out = (torch.randn(6, generator=gen) for _ in range(2))
+    expected = F.prelu(x - shift_in.view(1, -1, 1, 1), slope) + \
+        shift_out.view(1, -1, 1, 1)
+    assert torch.equal(xnor.rprelu(x, slope, shift_in, shift_out), expected)
+    assert torch.equal(xnor.rprelu(x, slope), F.prelu(x, slope))
+    with pytest.raises(ValueError, match='slope must have'):
+        xnor.rprelu(x, torch.zeros(5))

@@ -621,6 +621,51 @@ torch::Tensor roi_align(const torch::Tensor& input_in,
   return output;
 }
 
+// RPReLU in one pass over a float32 NCHW tensor: per channel
+// t = x - shift_in; t = t > 0 ? t : slope * t; y = t + shift_out, the
+// roundings of torch's `prelu(x - shift_in, slope) + shift_out` (three
+// passes there). shift_in / shift_out may be undefined (PReLU).
+torch::Tensor rprelu(const torch::Tensor& x_in,
+                     const c10::optional<torch::Tensor>& shift_in,
+                     const torch::Tensor& slope,
+                     const c10::optional<torch::Tensor>& shift_out) {
+  TORCH_CHECK_VALUE(x_in.dim() == 4 && x_in.device().is_cpu() &&
+                        x_in.scalar_type() == torch::kFloat,
+                    "x must be a 4-D float32 CPU tensor (N, C, H, W)");
+  const int64_t channels = x_in.size(1);
+  check_optional(shift_in, "shift_in", channels);
+  check_optional(shift_out, "shift_out", channels);
+  check_optional(c10::optional<torch::Tensor>(slope), "slope", channels);
+  const torch::Tensor x = x_in.contiguous();
+  const torch::Tensor si = shift_in.has_value() ? shift_in->contiguous()
+                                                : torch::Tensor();
+  const torch::Tensor so = shift_out.has_value() ? shift_out->contiguous()
+                                                 : torch::Tensor();
+  const torch::Tensor sl = slope.contiguous();
+  torch::Tensor out = torch::empty_like(x);
+  const int64_t planes = x.size(0) * channels;
+  const int64_t plane = x.size(2) * x.size(3);
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  const float* a = si.defined() ? si.data_ptr<float>() : nullptr;
+  const float* w = sl.data_ptr<float>();
+  const float* b = so.defined() ? so.data_ptr<float>() : nullptr;
+  at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t c = p % channels;
+      const float shift = a ? a[c] : 0.0f, k = w[c], add = b ? b[c] : 0.0f;
+      const float* __restrict__ in = src + p * plane;
+      float* __restrict__ o = dst + p * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        float t = a ? in[i] - shift : in[i];
+        t = t > 0.0f ? t : k * t;
+        o[i] = b ? t + add : t;
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace
 }  // namespace xnor
 }  // namespace mmbnn
@@ -644,6 +689,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("scale"), py::arg("bias"), py::arg("residual") = py::none(),
         py::arg("act_shift_in") = py::none(), py::arg("act_slope") = py::none(),
         py::arg("act_shift_out") = py::none(), py::arg("simd") = -1,
+        py::call_guard<py::gil_scoped_release>());
+  m.def("rprelu", &rprelu, py::arg("x"), py::arg("shift_in"),
+        py::arg("slope"), py::arg("shift_out"),
         py::call_guard<py::gil_scoped_release>());
   m.def("roi_align", &roi_align, py::arg("input"), py::arg("rois"),
         py::arg("pooled_height"), py::arg("pooled_width"),
