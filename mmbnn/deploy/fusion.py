@@ -231,11 +231,9 @@ class FusedConvUnit(nn.Module):
         self.repeats = post.repeats
 
     def forward(self, x: Tensor) -> Tensor:
-        residual: Optional[Tensor] = None
-        if self.repeats == 1:
-            residual = x
-        elif self.repeats > 1:
-            residual = x.repeat(1, self.repeats, 1, 1)
+        # the conv repeats a residual with fewer channels itself (the
+        # kernel reads channel o % C instead of copying)
+        residual: Optional[Tensor] = x if self.repeats >= 1 else None
         return self.act(self.conv(x, residual))
 
 

@@ -211,9 +211,13 @@ class PackedBinaryConv(nn.Module):
             setattr(self, name, value)
 
     def epilogue(self, y: Tensor, residual: Optional[Tensor]) -> Tensor:
-        """The float form of the fused epilogue: ``+ residual``, then the
-        activation set by :meth:`set_activation` (torch's order)."""
+        """The float form of the fused epilogue: ``+ residual`` (repeated
+        along channels when it has fewer), then the activation set by
+        :meth:`set_activation` (torch's order)."""
         if residual is not None:
+            if residual.shape[1] != y.shape[1]:  # repeated along channels
+                residual = residual.repeat(1, y.shape[1] // residual.shape[1],
+                                           1, 1)
             y = y + residual
         if self.act_slope is not None:
             if self.act_shift_in is not None:

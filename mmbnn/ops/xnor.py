@@ -167,7 +167,10 @@ def binary_conv2d(x: Tensor,
             elements, e.g. ``(O,)`` or ``(O, 1, 1, 1)``. Defaults to None (1).
         bias (Tensor, optional): ``(O,)`` bias. Defaults to None.
         residual (Tensor, optional): Float32 tensor of the output's shape
-            added after the bias. Defaults to None.
+            added after the bias, or with ``R`` channels, ``R`` dividing
+            ``O``: then output channel ``o`` adds residual channel
+            ``o % R`` (``residual.repeat(1, O // R, 1, 1)`` without the
+            copy). Defaults to None.
         act_shift_in, act_slope, act_shift_out (Tensor, optional): ``O``
             elements each: the RPReLU after the residual. The shifts need
             ``act_slope``. Defaults to None (no activation).

@@ -54,6 +54,11 @@ def test_epilogue_is_torch_bit_for_bit(shape, simd):
             F.prelu(plain + residual - shift_in.view(1, -1, 1, 1), slope) +
             shift_out.view(1, -1, 1, 1)),
     }
+    if o % 4 == 0:  # a residual with fewer channels, repeated
+        few = torch.randn(plain.shape[0], o // 4, *plain.shape[2:],
+                          generator=gen)
+        cases['repeated residual'] = (dict(residual=few),
+                                      plain + few.repeat(1, 4, 1, 1))
     for name, (extra, expected) in cases.items():
         got = xnor.binary_conv2d(x, packed, **kwargs, **extra)
         assert torch.equal(got, expected), (name, simd)
@@ -69,6 +74,9 @@ def test_epilogue_argument_errors():
     with pytest.raises(ValueError, match='residual must be'):
         xnor.binary_conv2d(x, packed, **kwargs,
                            residual=torch.zeros(1, o, 2, 2))
+    with pytest.raises(ValueError, match='residual must be'):  # 64 % 3 != 0
+        xnor.binary_conv2d(x, packed, **kwargs,
+                           residual=torch.zeros(2, 3, 9, 7))
     with pytest.raises(ValueError, match='act_slope must have'):
         xnor.binary_conv2d(x, packed, **kwargs, act_slope=torch.zeros(o + 1))
 

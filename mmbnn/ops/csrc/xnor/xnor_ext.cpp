@@ -280,12 +280,18 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
       torch::empty({batch, out_channels, out_h, out_w}, x.options());
   torch::Tensor residual_c;
   if (residual.has_value()) {
+    const int64_t rc = residual->dim() == 4 ? residual->size(1) : 0;
     TORCH_CHECK_VALUE(residual->device().is_cpu() &&
                           residual->scalar_type() == torch::kFloat &&
-                          residual->sizes() == out.sizes(),
+                          residual->dim() == 4 &&
+                          residual->size(0) == batch && rc > 0 &&
+                          out_channels % rc == 0 &&
+                          residual->size(2) == out_h &&
+                          residual->size(3) == out_w,
                       "residual must be a float32 CPU tensor of the output's "
-                      "shape ", out.sizes(), ", got ", residual->dtype(), " ",
-                      residual->sizes());
+                      "shape ", out.sizes(), " (or with a divisor of its "
+                      "channels: repeated along channels), got ",
+                      residual->dtype(), " ", residual->sizes());
     residual_c = residual->contiguous();
   }
   if (out.numel() == 0) return out;
@@ -365,6 +371,7 @@ torch::Tensor binary_conv2d(const torch::Tensor& x_in,
   };
   torch::Tensor shift_in_c, slope_c, shift_out_c;
   ca.residual = residual.has_value() ? residual_c.data_ptr<float>() : nullptr;
+  ca.residual_channels = residual.has_value() ? residual_c.size(1) : 0;
   ca.act_shift_in = optional_ptr(act_shift_in, &shift_in_c);
   ca.act_slope = optional_ptr(act_slope, &slope_c);
   ca.act_shift_out = optional_ptr(act_shift_out, &shift_out_c);

@@ -55,7 +55,10 @@ struct ConvArgs {
   const float* bias;          // (O,) or nullptr
   // fused epilogue, after the bias: y += residual, then (when act_slope)
   // y = PReLU(y - act_shift_in, act_slope) + act_shift_out
-  const float* residual;      // (N, O, out_h, out_w) or nullptr
+  // (N, R, out_h, out_w) or nullptr; R divides O and channel oc reads
+  // residual channel oc % R (R < O: the input repeated along channels)
+  const float* residual;
+  int64_t residual_channels;
   const float* act_shift_in;  // (O,) or nullptr
   const float* act_slope;     // (O,) or nullptr (no activation)
   const float* act_shift_out; // (O,) or nullptr
@@ -195,7 +198,9 @@ inline void finish_task(const ConvArgs& a, const Task& task) {
         ((task.n * a.out_channels + oc) * a.out_h + task.oy) * width;
     float* __restrict__ dst = a.out + offset;
     if (a.residual) {
-      const float* __restrict__ res = a.residual + offset;
+      const int64_t rc = a.residual_channels;
+      const float* __restrict__ res =
+          a.residual + ((task.n * rc + oc % rc) * a.out_h + task.oy) * width;
       for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] + res[j];
     }
     if (!a.act_slope) continue;
