@@ -324,11 +324,27 @@ def fuse_deploy_model(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if isinstance(module, BiRealBasicBlock) and _fusable_block(module):
             _set_submodule(model, name, FusedBiRealBlock(module))
-        elif type(module) is nn.MaxPool2d:
+    replace_real_ops(model)
+    model.deploy_fused = True
+    return model
+
+
+def replace_real_ops(model: nn.Module) -> nn.Module:
+    """Swap the real-valued ops that have a faster equal-valued kernel here:
+    ``nn.MaxPool2d`` -> :class:`FusedMaxPool2d`, mmcv's average ``RoIAlign``
+    -> :class:`FusedRoIAlign`, in place. Part of
+    :func:`fuse_deploy_model`; on its own it applies to any model (a
+    full-precision one too), so a benchmark can tell the speed-up of these
+    ops from that of binarization.
+
+    Returns:
+        nn.Module: ``model`` itself.
+    """
+    for name, module in list(model.named_modules()):
+        if type(module) is nn.MaxPool2d:
             _set_submodule(model, name, FusedMaxPool2d.from_module(module))
         elif FusedRoIAlign.replaces(module):
             _set_submodule(model, name, FusedRoIAlign(module))
-    model.deploy_fused = True
     return model
 
 
@@ -336,5 +352,5 @@ __all__ = [
     'FusedBiRealBlock', 'FusedConvUnit', 'FusedDownsample', 'FusedMaxPool2d',
     'FusedRealConvUnit', 'FusedRoIAlign',
     'avg_pool_shortcut', 'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
-    'fuse_deploy_model'
+    'fuse_deploy_model', 'replace_real_ops'
 ]

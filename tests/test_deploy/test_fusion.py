@@ -206,3 +206,24 @@ def test_fused_export_matches_unfused_block_by_block(config, tmp_path):
     if kernel_available():
         assert_kernel_matches_reference(
             fused, lambda: inference_detector(fused, image), binary)
+
+
+def test_replace_real_ops_keeps_fp_detections(tmp_path):
+    from mmdet.apis import inference_detector
+
+    from mmbnn.deploy.fusion import replace_real_ops
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'))
+    cfg.merge_from_dict(KEEP_ALL['faster_rcnn'])
+    torch.manual_seed(0)
+    model = _randomized_checkpoint(cfg, str(tmp_path / 'fp.pth'))
+    fast = replace_real_ops(copy.deepcopy(model))
+    assert sum(isinstance(m, FusedRoIAlign) for m in fast.modules()) == 4
+    assert sum(isinstance(m, FusedMaxPool2d) for m in fast.modules()) >= 1
+    image = np.random.default_rng(1).integers(
+        0, 256, (160, 224, 3), dtype=np.uint8)
+    with torch.no_grad():
+        a = inference_detector(model, image).pred_instances
+        b = inference_detector(fast, image).pred_instances
+    assert len(a) > 0
+    assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)

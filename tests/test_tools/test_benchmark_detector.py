@@ -92,11 +92,11 @@ def test_command_line(tmp_path):
     rows = json.loads(out.read_text())['rows']
     assert [r['name'] for r in rows] == ['FP32', 'binary deploy',
                                          'binary deploy fused']
-    no_fuse = subprocess.run(cmd + ['--no-fuse'], capture_output=True,
-                             text=True, cwd=REPO_ROOT)
+    no_fuse = subprocess.run(cmd + ['--no-fuse', '--with-fast-fp'],
+                             capture_output=True, text=True, cwd=REPO_ROOT)
     assert no_fuse.returncode == 0, no_fuse.stderr
     assert [r['name'] for r in json.loads(out.read_text())['rows']
-            ] == ['FP32', 'binary deploy']
+            ] == ['FP32', 'FP32 fast pooling/RoIAlign', 'binary deploy']
     bad = subprocess.run(cmd[:-2] + ['--repeats', '0'], capture_output=True,
                          text=True, cwd=REPO_ROOT)
     assert bad.returncode != 0 and '--repeats=0 must be >= 1' in bad.stderr

@@ -31,6 +31,7 @@ from mmbnn.apis.benchmark_detector import (benchmark_detectors, format_rows,
                                            prepare_batch)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
+from mmbnn.deploy.fusion import replace_real_ops
 from mmbnn.ops import xnor
 
 
@@ -56,6 +57,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-fuse', action='store_true',
                         help='skip the fused deploy model (BN folded, adds '
                         'and activations in the packed convs)')
+    parser.add_argument('--with-fast-fp', action='store_true',
+                        help='also time the FP32 model with the fused '
+                        "form's max-pool and RoIAlign kernels (no "
+                        'binarization): what those ops alone give')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
@@ -94,8 +99,11 @@ def main() -> None:
     variants = {}
     fp_cfg, fp_model = _model(args.fp_config, args.fp_checkpoint,
                               args.cfg_options)
-    variants['FP32'] = (fp_model, prepare_batch(fp_model, fp_cfg,
-                                                args.image_size, args.batch))
+    fp_data = prepare_batch(fp_model, fp_cfg, args.image_size, args.batch)
+    variants['FP32'] = (fp_model, fp_data)
+    if args.with_fast_fp:
+        variants['FP32 fast pooling/RoIAlign'] = (replace_real_ops(
+            copy.deepcopy(fp_model)), fp_data)
     cfg, binary = _model(args.config, args.checkpoint, args.cfg_options)
     data = prepare_batch(binary, cfg, args.image_size, args.batch)
     if args.with_float_binary:
