@@ -188,36 +188,55 @@ inline void tile_offsets(const ConvArgs& a, int64_t block, int64_t oy,
 // in torch's order (`y + r`, `- shift_in`, `x > 0 ? x : w * x`,
 // `+ shift_out`), while the row is still in cache. Called once per task,
 // after all its tiles.
-inline void finish_task(const ConvArgs& a, const Task& task) {
-  if (!a.residual && !a.act_slope) return;
+template <bool kResidual, bool kAct, bool kShiftIn, bool kShiftOut>
+inline void finish_task_impl(const ConvArgs& a, const Task& task) {
   const int64_t oc0 = task.block * kLanes;
   const int64_t oc1 = min64(oc0 + kLanes, a.out_channels);
   const int64_t width = a.out_w;
+  const int64_t rc = a.residual_channels;
   for (int64_t oc = oc0; oc < oc1; ++oc) {
-    const int64_t offset =
-        ((task.n * a.out_channels + oc) * a.out_h + task.oy) * width;
-    float* __restrict__ dst = a.out + offset;
-    if (a.residual) {
-      const int64_t rc = a.residual_channels;
-      const float* __restrict__ res =
-          a.residual + ((task.n * rc + oc % rc) * a.out_h + task.oy) * width;
-      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] + res[j];
-    }
-    if (!a.act_slope) continue;
-    const float slope = a.act_slope[oc];
-    if (a.act_shift_in) {
-      const float shift = a.act_shift_in[oc];
-      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] - shift;
-    }
+    float* __restrict__ dst =
+        a.out + ((task.n * a.out_channels + oc) * a.out_h + task.oy) * width;
+    const float* __restrict__ res =
+        kResidual ? a.residual + ((task.n * rc + oc % rc) * a.out_h +
+                                  task.oy) * width
+                  : nullptr;
+    const float shift_in = kShiftIn ? a.act_shift_in[oc] : 0.0f;
+    const float slope = kAct ? a.act_slope[oc] : 0.0f;
+    const float shift_out = kShiftOut ? a.act_shift_out[oc] : 0.0f;
+    // one pass, the roundings of torch's separate operations
     for (int64_t j = 0; j < width; ++j) {
-      const float t = dst[j];
-      dst[j] = t > 0.0f ? t : slope * t;
-    }
-    if (a.act_shift_out) {
-      const float shift = a.act_shift_out[oc];
-      for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] + shift;
+      float y = dst[j];
+      if (kResidual) y = y + res[j];
+      if (kAct) {
+        if (kShiftIn) y = y - shift_in;
+        y = y > 0.0f ? y : slope * y;
+        if (kShiftOut) y = y + shift_out;
+      }
+      dst[j] = y;
     }
   }
+}
+
+inline void finish_task(const ConvArgs& a, const Task& task) {
+  using Fn = void (*)(const ConvArgs&, const Task&);
+  // [residual][act][shift_in][shift_out]; the shifts only with act
+  static constexpr Fn kFns[2][2][2][2] = {
+      {{{nullptr, nullptr}, {nullptr, nullptr}},
+       {{finish_task_impl<false, true, false, false>,
+         finish_task_impl<false, true, false, true>},
+        {finish_task_impl<false, true, true, false>,
+         finish_task_impl<false, true, true, true>}}},
+      {{{finish_task_impl<true, false, false, false>, nullptr},
+        {nullptr, nullptr}},
+       {{finish_task_impl<true, true, false, false>,
+         finish_task_impl<true, true, false, true>},
+        {finish_task_impl<true, true, true, false>,
+         finish_task_impl<true, true, true, true>}}}};
+  const bool act = a.act_slope != nullptr;
+  const Fn fn = kFns[a.residual != nullptr][act][act && a.act_shift_in]
+                    [act && a.act_shift_out];
+  if (fn) fn(a, task);
 }
 
 // Writes an 8-lane x nr tile of popcount sums (tile[j * 8 + l] = lane l at
