@@ -57,12 +57,22 @@ def test_parser() -> argparse.ArgumentParser:
     """Arguments of ``tools/test.py`` (mmdet's)."""
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file: a training checkpoint, or a deploy checkpoint '
+        'of tools/deploy/export.py (then the packed model it rebuilds is '
+        'tested, on CPU, one process)')
     parser.add_argument(
         '--out', type=str,
         help='dump raw predictions to this pickle file for offline eval')
     parser.add_argument(
         '--show-dir', help='directory to save images with drawn predictions')
+    parser.add_argument(
+        '--deploy-backend', default='auto',
+        choices=('auto', 'kernel', 'reference'),
+        help='packed-conv backend of a deploy checkpoint: the XNOR kernel '
+        "('auto': when built), or the float reference, which predicts bit "
+        'for bit as the trained model')
     _common(parser)
     return parser
 
@@ -94,6 +104,7 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
+    deploy = False  # test mode: whether the checkpoint is a deploy one
     if mode == 'train':
         if args.amp:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -109,7 +120,14 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         elif args.resume is not None:
             cfg.resume, cfg.load_from = True, args.resume
     elif mode == 'test':
-        cfg.load_from = args.checkpoint
+        from ..deploy import is_deploy_checkpoint
+        deploy = is_deploy_checkpoint(args.checkpoint)
+        if deploy and cfg.launcher != 'none':
+            raise RuntimeError('a deploy checkpoint is tested in one process '
+                               f'on CPU; got --launcher {cfg.launcher}')
+        # a deploy checkpoint holds packed weights: the model is rebuilt from
+        # it below, not loaded into the config's training model
+        cfg.load_from = None if deploy else args.checkpoint
         if args.show_dir:
             vis = cfg.default_hooks.get('visualization')
             if vis is None:
@@ -129,7 +147,14 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
             ]
     else:
         raise ValueError(f'mode={mode!r}; allowed values: train, test')
-    return Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)
+    if mode == 'test' and deploy:
+        from ..deploy import load_deploy_model
+        # the data pipeline and evaluator are the config's; the model (and
+        # its test_cfg) the deploy file's, on CPU, where the kernel runs
+        runner.model = load_deploy_model(args.checkpoint, device='cpu',
+                                         backend=args.deploy_backend)
+    return runner
 
 
 def run(mode: str, argv: Optional[Sequence[str]] = None) -> Runner:

@@ -164,6 +164,19 @@ def export_deploy_checkpoint(config: Union[str, Config],
                 checkpoint_file_bytes=osp.getsize(checkpoint))
 
 
+def is_deploy_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a deploy checkpoint written by
+    :func:`export_deploy_checkpoint` (read with ``weights_only=True``; an
+    mmengine training checkpoint, which that refuses, is not one)."""
+    try:
+        data = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # noqa: BLE001 (any unreadable-as-deploy file)
+        return False
+    return (isinstance(data, dict)
+            and isinstance(data.get('meta'), dict)
+            and data['meta'].get('format') == DEPLOY_FORMAT)
+
+
 def load_deploy_model(path: str,
                       device: str = 'cpu',
                       backend: str = 'auto') -> nn.Module:

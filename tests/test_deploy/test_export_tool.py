@@ -4,6 +4,7 @@ model gives the trained model's detections, the binarized layers shrink
 >= 25x, and an unfinished StoMPP model is refused unless forced."""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 from argparse import Namespace
@@ -22,6 +23,7 @@ from .kernel_check import (assert_fused_blocks_match,
                            assert_kernel_matches_reference)
 
 EXPORT = osp.join(REPO_ROOT, 'tools/deploy/export.py')
+TEST = osp.join(REPO_ROOT, 'tools/test.py')
 SURGE = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
 STOMPP = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_stompp_demo.py')
 # every RoI is kept, so the comparison covers many boxes
@@ -117,6 +119,25 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
     x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     assert assert_fused_blocks_match(
         deploy, fused, lambda model: model.extract_feat(x)) == 8
+
+    # tools/test.py evaluates a deploy checkpoint with the config's metric:
+    # on the reference backend the same mAP as the training checkpoint
+    maps = {}
+    for name, ckpt, extra in (('trained', checkpoint, []),
+                              ('deploy', out,
+                               ['--deploy-backend', 'reference'])):
+        proc = subprocess.run(
+            [sys.executable, TEST, SURGE, ckpt, '--work-dir',
+             str(root / f'test_{name}'), '--cfg-options',
+             'test_dataloader.dataset.data_root=' +
+             osp.join(data, 'VOCdevkit') + '/', *extra],
+            capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        found = re.findall(r'pascal_voc/mAP: ([0-9.]+)', proc.stdout +
+                           proc.stderr)
+        assert found, proc.stdout[-2000:]
+        maps[name] = float(found[-1])
+    assert maps['deploy'] == maps['trained']
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):
