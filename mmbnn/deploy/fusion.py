@@ -350,7 +350,7 @@ def replace_real_ops(model: nn.Module) -> nn.Module:
 
 __all__ = [
     'FusedBiRealBlock', 'FusedConvUnit', 'FusedDownsample', 'FusedMaxPool2d',
-    'FusedRealConvUnit', 'FusedRoIAlign',
-    'avg_pool_shortcut', 'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
+    'FusedRealConvUnit', 'FusedRoIAlign', 'avg_pool_shortcut',
+    'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
     'fuse_deploy_model', 'replace_real_ops'
 ]

@@ -50,8 +50,9 @@ def test_epilogue_is_torch_bit_for_bit(shape, simd):
         'prelu': (dict(act_slope=slope), F.prelu(plain, slope)),
         'shift_in only': (dict(act_slope=slope, act_shift_in=shift_in),
                           F.prelu(plain - shift_in.view(1, -1, 1, 1), slope)),
-        'shift_out only': (dict(act_slope=slope, act_shift_out=shift_out),
-                           F.prelu(plain, slope) + shift_out.view(1, -1, 1, 1)),
+        'shift_out only': (
+            dict(act_slope=slope, act_shift_out=shift_out),
+            F.prelu(plain, slope) + shift_out.view(1, -1, 1, 1)),
         'residual+rprelu': (
             dict(residual=residual, act_shift_in=shift_in, act_slope=slope,
                  act_shift_out=shift_out),
