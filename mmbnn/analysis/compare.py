@@ -16,13 +16,19 @@ Each run lives in ``WORK_DIR/<config name>/seed_<seed>/``:
 
 Every run executes in a child process (``python -m mmbnn.analysis.compare
 RUN_DIR``), so runs share no global state and a killed run leaves at most an
-unfinished work dir behind. ``WORK_DIR/summary.{json,md,png}`` are rewritten
-after every finished run.
+unfinished work dir behind. The child holds an exclusive lock on
+``RUN_DIR/.lock`` while it trains (released by the kernel when it dies), so a
+second invocation never trains into a run dir that is in use; the driver
+terminates its child when it is interrupted or terminated itself.
+``WORK_DIR/summary.{json,md,png}`` are rewritten after every finished run.
 """
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import os.path as osp
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +41,7 @@ from .curves import load_scalar_log, plot_curves, record_kind
 SPEC = 'spec.json'
 RESULT = 'result.json'
 TIMING = 'timing.json'
+LOCK = '.lock'
 # metric key of the summary -> keys mmdet's evaluators log it under
 MAP50_KEYS = ('pascal_voc/mAP', 'coco/bbox_mAP_50')
 BBOX_MAP_KEY = 'coco/bbox_mAP'
@@ -94,6 +101,32 @@ def logged_curves(work_dir: str) -> Dict[str, list]:
                 step_time=statistics.median(times) if times else None)
 
 
+class RunDirBusy(RuntimeError):
+    """Another process is training in this run dir."""
+
+
+@contextlib.contextmanager
+def run_lock(path: str):
+    """Hold the exclusive lock of a run dir (``RUN_DIR/.lock``).
+
+    Raises:
+        RunDirBusy: another live process holds it.
+    """
+    fd = os.open(osp.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirBusy(
+                f'{path} is in use by another process (it holds '
+                f'{osp.join(path, LOCK)}); wait for it or stop it') from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def run_one(path: str) -> Dict:
     """Train (resuming from the latest checkpoint, if any) and evaluate the
     run described by ``path/spec.json``; write ``path/result.json``.
@@ -103,7 +136,15 @@ def run_one(path: str) -> Dict:
 
     Returns:
         dict: The result written to ``result.json``.
+
+    Raises:
+        RunDirBusy: another process is training in ``path``.
     """
+    with run_lock(path):
+        return _run_locked(path)
+
+
+def _run_locked(path: str) -> Dict:
     from mmengine.runner import find_latest_checkpoint
 
     from ..apis.launch import build_runner
@@ -320,9 +361,10 @@ def compare(configs: Sequence[str],
             f"{' (resuming)' if resumed else ''}: {path}")
         start = time.time()
         with open(osp.join(path, 'run.log'), 'a') as out:
-            code = subprocess.call(
-                [sys.executable, '-m', 'mmbnn.analysis.compare', path],
-                stdout=out, stderr=subprocess.STDOUT)
+            code = _run_child(path, out)
+        if code == BUSY_EXIT_CODE:
+            raise RunDirBusy(f'{path} is in use by another process; see '
+                             f"{osp.join(path, 'run.log')}")
         if code != 0:
             raise RuntimeError(f'run {path} failed with exit code {code}; '
                                f"see {osp.join(path, 'run.log')}")
@@ -334,6 +376,42 @@ def compare(configs: Sequence[str],
             f'{left} left, ETA {_format_eta(statistics.fmean(walls) * left)}')
         _write_summary(work_dir, results, command)
     return _write_summary(work_dir, results, command)
+
+
+BUSY_EXIT_CODE = 75  # the child found its run dir locked (EX_TEMPFAIL)
+
+
+def _run_child(path: str, out) -> int:
+    """Run one run dir in a child process; stop the child if this process
+    is interrupted (Ctrl-C) or terminated (SIGTERM, SIGHUP)."""
+    child = subprocess.Popen(
+        [sys.executable, '-m', 'mmbnn.analysis.compare', path], stdout=out,
+        stderr=subprocess.STDOUT)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f'signal {signum}')
+
+    previous = {
+        sig: signal.signal(sig, stop)
+        for sig in (signal.SIGTERM, signal.SIGHUP)
+    } if _in_main_thread() else {}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _in_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 def _write_summary(work_dir: str, results: Dict[str, List[Dict]],
@@ -356,7 +434,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description='Train and evaluate one run of compare_methods.py')
     parser.add_argument('run_dir', help='run dir holding spec.json')
-    run_one(parser.parse_args(argv).run_dir)
+    try:
+        run_one(parser.parse_args(argv).run_dir)
+    except RunDirBusy as error:
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(BUSY_EXIT_CODE)
 
 
 if __name__ == '__main__':

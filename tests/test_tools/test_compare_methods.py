@@ -225,3 +225,61 @@ def test_summarize_and_markdown_without_training():
         in text
     assert '| `b` | 0 | 0.700 ± 0.000 | 0.700 | 0.400 ± 0.000 | - | 2.0 |' \
         in text
+
+
+def test_a_run_dir_in_use_is_refused(tmp_path):
+    """A second process never trains into a run dir whose lock is held."""
+    from mmbnn.analysis.compare import RunDirBusy, run_lock
+    path = str(tmp_path)
+    with run_lock(path):
+        with pytest.raises(RunDirBusy, match='in use by another process'):
+            with run_lock(path):
+                pass
+        child = subprocess.run(
+            [sys.executable, '-m', 'mmbnn.analysis.compare', path],
+            capture_output=True, text=True, timeout=120)
+        assert child.returncode == 75, child.stderr[-2000:]
+        assert 'in use by another process' in child.stderr
+    with run_lock(path):  # released on exit
+        pass
+
+
+def test_terminated_driver_stops_its_run(data_root, tmp_path):
+    """SIGTERM to the driver ends the child training too (no orphan that a
+    rerun would race with)."""
+    work = str(tmp_path / 'terminated')
+    options = [f'{k}={v}' for k, v in _options(data_root, 3).items()]
+    cmd = [sys.executable, TOOL, CONFIGS[1], '--seeds', '0', '--work-dir',
+           work, '--cfg-options', *options]
+    path = run_dir(work, CONFIGS[1], 0)
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    lock = osp.join(path, '.lock')
+    deadline = time.time() + 120
+    while not (osp.isfile(lock) and open(lock).read().strip()):
+        assert proc.poll() is None, 'the tool ended before training'
+        assert time.time() < deadline, 'no run started after 120 s'
+        time.sleep(0.2)
+    child_pid = int(open(lock).read())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    deadline = time.time() + 60
+    while _alive(child_pid):
+        assert time.time() < deadline, 'the run outlived its driver'
+        time.sleep(0.2)
+    from mmbnn.analysis.compare import run_lock
+    with run_lock(path):  # free again
+        pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) counts as gone
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except FileNotFoundError:  # reaped in between
+        return False
