@@ -1,5 +1,14 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-"""Model complexity reports and training-curve plots."""
+"""Analysis of mmbnn models and runs.
+
+Exported here: model complexity reports (:mod:`.complexity`) and
+training-curve plots (:mod:`.curves`). Imported by module, by the tools in
+``tools/analysis_tools``: the comparison of training rules over seeds
+(:mod:`.compare`) and the CPU benchmarks of training steps
+(:mod:`.benchmark_training`), of the packed binary conv
+(:mod:`.benchmark_binary_conv`) and of whole detectors
+(:mod:`.benchmark_detector`).
+"""
 from .complexity import (LayerComplexity, ModelComplexity, config_complexity,
                          count_complexity, default_input_shape,
                          detector_forward, format_table, tensor_forward)

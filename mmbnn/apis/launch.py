@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from ..engine import setup_cpu_distributed
 from ..utils import trust_mmengine_checkpoints
-from .cpu_distributed import setup_cpu_distributed
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -1,12 +1,12 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Inference form of binary detectors: 1-bit packed weights, export and
 loading of deploy checkpoints."""
+from .conversion import convert_to_deploy, unfinished_progressive_layers
 from .export import (build_detector, export_deploy_checkpoint,
                      is_deploy_checkpoint, load_config, load_deploy_model,
                      size_report)
 from .fusion import fuse_deploy_model
-from .modules import (BACKENDS, PackedBinaryConv, convert_to_deploy,
-                      kernel_available, unfinished_progressive_layers)
+from .packed_conv import BACKENDS, PackedBinaryConv, kernel_available
 from .packing import pack_signs, packed_size, unpack_signs
 
 __all__ = [

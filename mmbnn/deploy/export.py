@@ -21,7 +21,8 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 from ..ops.binary_conv import BinaryConv
-from .modules import PackedBinaryConv, convert_to_deploy
+from .conversion import convert_to_deploy
+from .packed_conv import PackedBinaryConv
 
 DEPLOY_FORMAT = 'mmbnn-deploy'
 DEPLOY_VERSION = 1

@@ -43,8 +43,8 @@ from ..models.backbones.binary_ssd_vgg import BinarySSDVGG, ConvPostProcess
 from ..models.backbones.bireal_resnet import (AvgPoolDownsample,
                                               BiRealBasicBlock, BiRealResNet)
 from ..models.layers import RPReLU
-from .modules import (PackedBinaryConv, _set_submodule, _xnor,
-                      kernel_available)
+from .conversion import _set_submodule
+from .packed_conv import PackedBinaryConv, _xnor, kernel_available
 
 
 def _bn_affine(bn: _BatchNorm):

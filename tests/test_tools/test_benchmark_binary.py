@@ -4,7 +4,8 @@ mmdet's FP32 ResNet against the deploy backbone (unfused and fused), from
 real timings."""
 import pytest
 
-from mmbnn.apis.benchmark_binary import benchmark_binary_conv, format_table
+from mmbnn.analysis.benchmark_binary_conv import (benchmark_binary_conv,
+                                                  format_table)
 from mmbnn.ops import xnor
 
 

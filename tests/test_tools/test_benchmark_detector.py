@@ -9,8 +9,9 @@ import sys
 import pytest
 import torch
 
-from mmbnn.apis.benchmark_detector import (benchmark_detectors, format_rows,
-                                           prepare_batch, stage_timers)
+from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
+                                               format_rows, prepare_batch,
+                                               stage_timers)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
 

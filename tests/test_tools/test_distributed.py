@@ -21,8 +21,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmbnn.apis.cpu_distributed import setup_cpu_distributed
 from mmbnn.datasets import generate_demo_dataset
+from mmbnn.engine.cpu_distributed import setup_cpu_distributed
 
 from ..conftest import REPO_ROOT
 from .rank_state_dump import fingerprint

@@ -17,9 +17,9 @@ import os
 
 import torch
 
-from mmbnn.apis.benchmark_binary import (RESNET18_LAYERS,
-                                         benchmark_binary_conv, cpu_name,
-                                         format_table)
+from mmbnn.analysis.benchmark_binary_conv import (RESNET18_LAYERS,
+                                                  benchmark_binary_conv,
+                                                  cpu_name, format_table)
 from mmbnn.ops import xnor
 
 

@@ -26,9 +26,9 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import load_checkpoint
 
-from mmbnn.apis.benchmark_binary import cpu_name
-from mmbnn.apis.benchmark_detector import (benchmark_detectors, format_rows,
-                                           prepare_batch)
+from mmbnn.analysis.benchmark_binary_conv import cpu_name
+from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
+                                               format_rows, prepare_batch)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
 from mmbnn.deploy.fusion import replace_real_ops

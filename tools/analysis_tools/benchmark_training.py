@@ -15,7 +15,7 @@ import platform
 
 import torch
 
-from mmbnn.apis.benchmark import benchmark_training, format_rows
+from mmbnn.analysis.benchmark_training import benchmark_training, format_rows
 
 DEFAULT_CONFIGS = {
     'FP': 'configs/demo/faster_rcnn_r18_fp_demo.py',

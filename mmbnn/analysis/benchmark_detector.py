@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .benchmark_binary import interleaved_times
+from .benchmark_binary_conv import interleaved_times
 
 # (stage name, submodule path, method): the stages timed inside predict.
 # They do not nest: e.g. RPNHead.predict calls forward, then predict_by_feat.
