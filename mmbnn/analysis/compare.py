@@ -14,7 +14,8 @@ Each run lives in ``WORK_DIR/<config name>/seed_<seed>/``:
   evaluated. A run with a ``result.json`` is skipped by later invocations; a
   run without one resumes from its latest checkpoint.
 
-Every run executes in a child process (``python -m mmbnn.analysis.compare
+Runs go one at a time or, with ``jobs > 1``, several at once. Every run
+executes in a child process (``python -m mmbnn.analysis.compare
 RUN_DIR``), so runs share no global state and a killed run leaves at most an
 unfinished work dir behind. The child holds an exclusive lock on
 ``RUN_DIR/.lock`` while it trains (released by the kernel when it dies), so a
@@ -311,9 +312,10 @@ def compare(configs: Sequence[str],
             cfg_options: Optional[Dict] = None,
             command: str = '',
             log: Callable[[str], None] = print,
-            train: bool = True) -> Dict[str, Dict]:
-    """Train and evaluate every config x seed (one at a time), skipping
-    finished runs and resuming interrupted ones; write the summary files.
+            train: bool = True,
+            jobs: int = 1) -> Dict[str, Dict]:
+    """Train and evaluate every config x seed, skipping finished runs and
+    resuming interrupted ones; write the summary files.
 
     Args:
         configs (Sequence[str]): Config paths.
@@ -324,10 +326,15 @@ def compare(configs: Sequence[str],
         log (Callable): Where progress lines go. Defaults to ``print``.
         train (bool): Run the unfinished runs. False summarizes the finished
             ones only. Defaults to True.
+        jobs (int): Runs trained at once, each in its own process (on a
+            GPU they share it; on CPU give each ``OMP_NUM_THREADS`` cores).
+            Defaults to 1.
 
     Returns:
         dict: The summary (also in ``work_dir/summary.json``).
     """
+    if jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got jobs={jobs}')
     names = [config_name(c) for c in configs]
     if len(set(names)) != len(names):
         raise ValueError(f'configs must have distinct file names, got {names}')
@@ -355,38 +362,45 @@ def compare(configs: Sequence[str],
             log(f'not run: {config_name(config)} seed {seed}')
         pending = []
     walls: List[float] = []
-    for index, (config, seed, path) in enumerate(pending):
+    total = len(pending)
+
+    def started(index: int, config: str, seed: int, path: str) -> None:
         resumed = any(f.endswith('.pth') for f in os.listdir(path))
-        log(f'[{index + 1}/{len(pending)}] {config_name(config)} seed {seed}'
+        log(f'[{index + 1}/{total}] {config_name(config)} seed {seed}'
             f"{' (resuming)' if resumed else ''}: {path}")
-        start = time.time()
-        with open(osp.join(path, 'run.log'), 'a') as out:
-            code = _run_child(path, out)
+
+    def finished(config: str, path: str, code: int, wall: float) -> None:
         if code == BUSY_EXIT_CODE:
             raise RunDirBusy(f'{path} is in use by another process; see '
                              f"{osp.join(path, 'run.log')}")
         if code != 0:
             raise RuntimeError(f'run {path} failed with exit code {code}; '
                                f"see {osp.join(path, 'run.log')}")
-        walls.append(time.time() - start)
+        walls.append(wall)
         result = _read_json(osp.join(path, RESULT))
         results[config_name(config)].append(result)
-        left = len(pending) - index - 1
-        log(f'    mAP@0.5 {result["map50"]:.4f}, {walls[-1] / 60:.1f} min; '
-            f'{left} left, ETA {_format_eta(statistics.fmean(walls) * left)}')
+        left = total - len(walls)
+        # ``jobs`` runs share the machine: a run's wall time / jobs per run
+        eta = statistics.fmean(walls) * left / min(jobs, max(left, 1))
+        log(f'    {config_name(config)} seed {result["seed"]}: mAP@0.5 '
+            f'{result["map50"]:.4f}, {wall / 60:.1f} min; {left} left, '
+            f'ETA {_format_eta(eta)}')
         _write_summary(work_dir, results, command)
+
+    _run_children(pending, jobs, started, finished)
     return _write_summary(work_dir, results, command)
 
 
 BUSY_EXIT_CODE = 75  # the child found its run dir locked (EX_TEMPFAIL)
 
 
-def _run_child(path: str, out) -> int:
-    """Run one run dir in a child process; stop the child if this process
-    is interrupted (Ctrl-C) or terminated (SIGTERM, SIGHUP)."""
-    child = subprocess.Popen(
-        [sys.executable, '-m', 'mmbnn.analysis.compare', path], stdout=out,
-        stderr=subprocess.STDOUT)
+def _run_children(pending: Sequence, jobs: int, started: Callable,
+                  finished: Callable) -> None:
+    """Run ``(config, seed, path)`` runs in child processes, up to ``jobs``
+    at a time, in order. ``started(index, config, seed, path)`` and
+    ``finished(config, path, exit_code, wall_s)`` report each run (a raise
+    in ``finished`` stops everything). Children are stopped if this process
+    is interrupted (Ctrl-C), terminated (SIGTERM, SIGHUP) or fails."""
 
     def stop(signum, frame):
         raise KeyboardInterrupt(f'signal {signum}')
@@ -395,18 +409,40 @@ def _run_child(path: str, out) -> int:
         sig: signal.signal(sig, stop)
         for sig in (signal.SIGTERM, signal.SIGHUP)
     } if _in_main_thread() else {}
+    running: List[tuple] = []  # (config, path, child, log file, start)
+    queue = list(enumerate(pending))
     try:
-        return child.wait()
+        while queue or running:
+            while queue and len(running) < jobs:
+                index, (config, seed, path) = queue.pop(0)
+                started(index, config, seed, path)
+                out = open(osp.join(path, 'run.log'), 'a')
+                child = subprocess.Popen(
+                    [sys.executable, '-m', 'mmbnn.analysis.compare', path],
+                    stdout=out, stderr=subprocess.STDOUT)
+                running.append((config, path, child, out, time.time()))
+            if jobs == 1:
+                running[0][2].wait()
+            else:
+                time.sleep(0.5)
+            for entry in [e for e in running if e[2].poll() is not None]:
+                running.remove(entry)
+                config, path, child, out, begin = entry
+                out.close()
+                finished(config, path, child.returncode, time.time() - begin)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if child.poll() is None:
-            child.terminate()
+        for _, _, child, out, _ in running:
+            if child.poll() is None:
+                child.terminate()
+        for _, _, child, out, _ in running:
             try:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            out.close()
 
 
 def _in_main_thread() -> bool:

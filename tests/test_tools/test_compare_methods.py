@@ -157,6 +157,26 @@ def test_bad_arguments(tmp_path):
         compare(CONFIGS[:1], [0, 0], str(tmp_path))
     with pytest.raises(FileNotFoundError, match='nope.py'):
         compare(['nope.py'], [0], str(tmp_path))
+    with pytest.raises(ValueError, match='jobs must be >= 1, got jobs=0'):
+        compare(CONFIGS[:1], [0], str(tmp_path), jobs=0)
+
+
+def test_parallel_jobs_overlap_and_are_all_summarized(data_root, tmp_path):
+    """``jobs=2`` starts the second run before the first ends, and every
+    run lands in the summary with its own logged result."""
+    work = str(tmp_path / 'parallel')
+    lines = []
+    summary = compare(CONFIGS[1:], [0, 1], work, _options(data_root, 1),
+                      log=lines.append, jobs=2)
+    starts = [i for i, line in enumerate(lines) if line.startswith('[')]
+    ends = [i for i, line in enumerate(lines) if 'mAP@0.5' in line]
+    assert len(starts) == 2 and len(ends) == 2
+    assert max(starts) < min(ends), lines  # both ran at once
+    entry = summary[osp.splitext(osp.basename(CONFIGS[1]))[0]]
+    assert entry['seeds'] == [0, 1]
+    for seed, value in zip(entry['seeds'], entry['map50']['per_seed']):
+        logged, _ = _last_logged_map(run_dir(work, CONFIGS[1], seed))
+        assert value == pytest.approx(logged)
 
 
 def _validated(path):

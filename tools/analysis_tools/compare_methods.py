@@ -3,7 +3,7 @@
 and summarize mean +/- std over seeds (summary.md, summary.json, summary.png
 in the work dir).
 
-Runs go one at a time; finished runs are skipped and an interrupted run
+Runs go one at a time (``--jobs N``: N at once); finished runs are skipped and an interrupted run
 resumes from its last checkpoint, so the command can simply be rerun.
 
 Example:
@@ -29,6 +29,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True,
                         help='root of the run dirs and the summary')
     parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='runs trained at once, each in its own process (default: 1); '
+        'on one GPU they share it')
+    parser.add_argument(
         '--summary-only', action='store_true',
         help='train nothing: summarize the finished runs of the configs x '
         'seeds')
@@ -43,7 +47,7 @@ def main() -> None:
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     summary = compare(args.configs, args.seeds, args.work_dir,
                       cfg_options=args.cfg_options, command=command,
-                      train=not args.summary_only)
+                      train=not args.summary_only, jobs=args.jobs)
     for name, entry in summary.items():
         m = entry['map50']
         print(f"{name:<45} mAP@0.5 {m['mean']:.4f} ± {m['std']:.4f} "
