@@ -6,23 +6,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.mmbnn-installed
-SHARED_WHEELS := ../shared/wheels
-# The shared folder holds an mmcv wheel prebuilt for torch 2.13.0/cp311; it is
-# only a cache: without it pip builds mmcv from source (~17 min on 2 cores).
-FIND_LINKS := $(if $(wildcard $(SHARED_WHEELS)/*.whl),--find-links $(abspath $(SHARED_WHEELS)),)
+# An optional folder of prebuilt wheels (e.g. mmcv 2.1.0 for torch 2.13.0 /
+# cp311), used as pip --find-links; without it mmcv builds from source
+# (~17 min on 2 cores). Override with `make install WHEEL_CACHE=DIR`.
+WHEEL_CACHE ?= ../shared/wheels
+FIND_LINKS := $(if $(wildcard $(WHEEL_CACHE)/*.whl),--find-links $(abspath $(WHEEL_CACHE)),)
 DEMO_DIR ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo_faster_rcnn_r18_ste
+DOCS_STAMP := $(VENV)/.mmbnn-docs-installed
+DOCS_SRC := docs/en
+DOCS_OUT := docs/en/_build/html
 
-.PHONY: install test test-fast demo clean-venv
+.PHONY: install test test-fast demo docs clean-venv
 
 install: $(STAMP)
 
-$(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirements/runtime.txt requirements/tests.txt $(wildcard mmbnn/ops/csrc/*/*.cpp mmbnn/ops/csrc/*/*.h)
+$(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirements/runtime.txt requirements/tests.txt requirements/docs.txt $(wildcard mmbnn/ops/csrc/*/*.cpp mmbnn/ops/csrc/*/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements/build.txt
 	$(PIP) install mmengine==0.10.7
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(PIP) install --no-build-isolation $(FIND_LINKS) -r requirements/mminstall.txt
-	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/docs.txt
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmcv.ops, mmdet, mmbnn; print('mmbnn install OK')"
 	touch $(STAMP)
@@ -33,6 +37,16 @@ test: $(STAMP)
 # everything but the end-to-end demo trainings (the bulk of the suite's time)
 test-fast: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/test_e2e
+
+# The HTML docs need only Sphinx, not the mmbnn install: a separate stamp.
+$(DOCS_STAMP): requirements/docs.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements/docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -b html $(DOCS_SRC) $(DOCS_OUT)
+	@echo "docs: $(abspath $(DOCS_OUT))/index.html"
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --data-root $(DEMO_DIR) --work-dir $(DEMO_WORK_DIR)

@@ -1,6 +1,6 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Every config under configs/ loads and builds its model; the binary ones
-binarize exactly the layers the README lists."""
+binarize exactly the layers docs/en/user_guides/configs.md lists."""
 import glob
 import os.path as osp
 

@@ -2,8 +2,8 @@
 """End to end on CPU: the demo configs train on the synthetic dataset and
 are evaluated from their checkpoints with mmdet's VOCMetric.
 
-Thresholds sit well below what the configs reached when measured (README,
-"Results"), so that they fail on a real regression, not on noise.
+Thresholds sit well below what the configs reached when measured
+(docs/en/results.md), so that they fail on a real regression, not on noise.
 """
 import json
 import os.path as osp
@@ -16,7 +16,7 @@ from ..conftest import REPO_ROOT
 
 # config -> (minimum VOC mAP@0.5 on the demo test split, epochs, extra
 # options). CPU training is not bit-exact across machines and thread counts,
-# so each threshold sits below the lowest of several seeds (README, "Tests"). FP and STE run the demo configs'
+# so each threshold sits below the lowest of several seeds (docs/en/notes/tests.md). FP and STE run the demo configs'
 # whole 10-epoch budget (targets: FP >= 0.6, STE >= 0.3; seeds
 # 0-2: 0.70-0.74 and 0.73-0.75). SURGE runs a shortened 4-epoch cosine schedule and must
 # still clear the STE threshold (seeds 0-3: 0.40-0.44). STE-free StoMPP runs

@@ -87,7 +87,7 @@ def test_fixed_ssd_head_predicts_where_mmdet_head_cannot(mmdet_scope):
     feats = (torch.randn(1, 8, 8, 8), torch.randn(1, 8, 4, 4))
     metas = [dict(img_shape=(64, 64), scale_factor=(1.0, 1.0))]
     upstream = SSDHead(**cfg)
-    assert not hasattr(upstream, 'loss_cls')  # upstream issue 11780
+    assert not hasattr(upstream, 'loss_cls')  # open-mmlab/mmdetection#11780
     with pytest.raises(AttributeError, match='loss_cls'):
         upstream.predict_by_feat(*upstream(feats), batch_img_metas=metas)
     fixed = MODELS.build(dict(cfg, type='FixedSSDHead'))

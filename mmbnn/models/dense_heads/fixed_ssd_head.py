@@ -4,7 +4,7 @@
 ``SSDHead.__init__`` skips ``AnchorHead.__init__``, so the head never gets
 the ``loss_cls`` attribute that ``BaseDenseHead._predict_by_feat_single``
 reads (``getattr(self.loss_cls, 'custom_cls_channels', False)``): predicting
-raises ``AttributeError`` (open-mmlab/mmdetection issue 11780; the fix is
+raises ``AttributeError`` (open-mmlab/mmdetection#11780; the fix is
 unmerged upstream). SSD computes its classification loss itself
 (softmax cross-entropy with hard negative mining), so the attribute is only
 read, never used: ``FixedSSDHead`` sets it to ``None``.
