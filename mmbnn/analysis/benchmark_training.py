@@ -5,7 +5,7 @@ hits every config alike; ratios are what to read."""
 import statistics
 import time
 from contextlib import contextmanager
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -45,6 +45,9 @@ class _Case:
     def __init__(self, name: str, config: str, device: str) -> None:
         from mmdet.registry import MODELS
         cfg = Config.fromfile(config)
+        # timing needs no pretrained weights (and must not download them)
+        if 'init_cfg' in cfg.model.get('backbone', {}):
+            cfg.model.backbone.init_cfg = None
         torch.manual_seed(0)
         self.name = name
         self.model = MODELS.build(cfg.model).to(device)
@@ -89,7 +92,7 @@ class _Case:
 
 def benchmark_training(configs: Dict[str, str],
                        batch_size: int = 8,
-                       image_size: int = 128,
+                       image_size: Union[int, Tuple[int, int]] = 128,
                        steps: int = 10,
                        warmup: int = 2,
                        device: str = 'cpu',
@@ -98,7 +101,9 @@ def benchmark_training(configs: Dict[str, str],
 
     Args:
         configs (dict): ``{name: config path}``.
-        batch_size, image_size (int): The synthetic batch.
+        batch_size (int): Images per step.
+        image_size (int | tuple[int, int]): Their size, ``(h, w)`` or one
+            side of a square.
         steps (int): Measured steps per config.
         warmup (int): Unmeasured steps per config first.
         device (str): ``'cpu'`` or ``'cuda'``.
@@ -113,8 +118,10 @@ def benchmark_training(configs: Dict[str, str],
     from mmdet.testing import demo_mm_inputs
     init_default_scope('mmdet')
     torch.manual_seed(0)
+    h, w = (image_size, image_size) if isinstance(image_size,
+                                                  int) else image_size
     packed = demo_mm_inputs(
-        batch_size, [[3, image_size, image_size]] * batch_size,
+        batch_size, [[3, h, w]] * batch_size,
         num_items=[3] * batch_size, num_classes=4)
     cases = [_Case(name, cfg, device) for name, cfg in configs.items()]
     for i in range(warmup + steps):

@@ -1,0 +1,5 @@
+# Study variant: StoMPP+STE with a linear (instead of cubic) frozen-fraction
+# ramp inside each layer's window.
+_base_ = ['../faster_rcnn_r18_stompp_ste_bench.py']
+
+custom_hooks = [dict(type='StoMPPHook', shape='linear')]
