@@ -86,7 +86,8 @@ pip_install() {
 }
 install_missing() {
     local mod
-    for spec in addict:addict yapf:yapf termcolor:termcolor \
+    # pkg_resources (mmengine uses it) left setuptools in version 81
+    for spec in "pkg_resources:setuptools<81" addict:addict yapf:yapf termcolor:termcolor \
         terminaltables:terminaltables pycocotools:pycocotools \
         shapely:shapely platformdirs:platformdirs \
         mmengine:mmengine==0.10.7 mmcv:mmcv==2.1.0 mmdet:mmdet==3.3.0; do
