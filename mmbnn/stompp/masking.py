@@ -71,6 +71,26 @@ def _seed(*parts: int) -> int:
     return h
 
 
+def _last_write_wins(index: Tensor, values: Tensor):
+    """Make ``flat[index] = values`` deterministic with repeated indices.
+
+    A CUDA index assignment writes repeated indices in no fixed order. Every
+    write of an index here carries the value of its last occurrence in
+    ``index`` (what a sequential assignment keeps), so any order gives the
+    same result, on every device, with no host synchronisation.
+    """
+    index, order = torch.sort(index, stable=True)
+    values = values[order]
+    n = index.numel()
+    position = torch.arange(n, device=index.device)
+    run_end = torch.ones_like(index, dtype=torch.bool)
+    run_end[:-1] = index[1:] != index[:-1]
+    last = torch.where(run_end, position, n)
+    # each element: the first run end at or after it (reverse cumulative min)
+    last = last.flip(0).cummin(0).values.flip(0)
+    return index, values[last]
+
+
 @MODELS.register_module('StoMPP')
 class StoMPPMasking(nn.Module):
     """The progressive masks of one binarized conv's weight and input.
@@ -158,7 +178,9 @@ class StoMPPMasking(nn.Module):
         count = max(1, round(flat.numel() / self.refresh_rate))
         index = torch.randint(flat.numel(), (count, ), generator=gen,
                               device=flat.device)
-        flat[index] = torch.rand(count, generator=gen, device=flat.device)
+        values = torch.rand(count, generator=gen, device=flat.device)
+        index, values = _last_write_wins(index, values)
+        flat[index] = values
 
     def weight_mask(self) -> Tensor:
         """Frozen weight entries: ``scores < p_weight``."""

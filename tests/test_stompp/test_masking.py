@@ -174,3 +174,24 @@ def test_identity_weight_grad_keeps_every_weight_learning(ste_on_frozen):
     assert torch.all(x.grad[x.detach().abs() > 1] == 0)
     with pytest.raises(ValueError, match="weight_grad='ste'.*'identity'"):
         _conv(weight_grad='ste')
+
+
+def test_refresh_writes_are_order_independent():
+    """Soft refresh picks indices with replacement; every write of a
+    repeated index carries its last draw, so the assignment gives the
+    sequential result in any order (a CUDA assignment has no fixed order)."""
+    from mmbnn.stompp.masking import _last_write_wins
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        n = int(torch.randint(1, 40, (1, ), generator=g))
+        index = torch.randint(0, 8, (n, ), generator=g)
+        values = torch.rand(n, generator=g)
+        sequential = torch.zeros(8)
+        for i, v in zip(index.tolist(), values.tolist()):
+            sequential[i] = v
+        index2, values2 = _last_write_wins(index, values)
+        for _ in range(3):
+            perm = torch.randperm(n, generator=g)
+            shuffled = torch.zeros(8)
+            shuffled[index2[perm]] = values2[perm]
+            assert torch.equal(shuffled, sequential)

@@ -94,3 +94,17 @@ def test_roi_align_backward_is_the_vjp(fallback):
                                     7, 0.25, 2, 0, True)
     with pytest.raises(NotImplementedError, match="'deform_conv_forward'"):
         fallback.deform_conv_forward()
+
+
+def test_roi_align_takes_bfloat16(fallback):
+    """AMP with bfloat16 feeds bfloat16 features; torchvision has no such
+    kernel, so the fallback pools in float32 and returns bfloat16."""
+    g = torch.Generator().manual_seed(3)
+    features = torch.randn(2, 4, 16, 16, generator=g)
+    rois = _rois(g)
+    out = torch.empty(12, 4, 7, 7, dtype=torch.bfloat16)
+    fallback.roi_align_forward(features.bfloat16(), rois, out, None, None, 7,
+                               7, 0.25, 2, 1, True)
+    expected = torchvision.ops.roi_align(features.bfloat16().float(), rois,
+                                         (7, 7), 0.25, 2, True)
+    torch.testing.assert_close(out, expected.bfloat16())

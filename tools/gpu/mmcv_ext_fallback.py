@@ -40,10 +40,13 @@ def _roi_align(features: torch.Tensor, rois: torch.Tensor,
                aligned_height: int, aligned_width: int,
                spatial_scale: float, sampling_ratio: int,
                aligned: bool) -> torch.Tensor:
+    dtype = features.dtype
+    if dtype == torch.bfloat16:  # torchvision's kernels have no bfloat16
+        features = features.float()
     return torchvision.ops.roi_align(
         features, rois.to(features.dtype), (aligned_height, aligned_width),
         spatial_scale=spatial_scale, sampling_ratio=sampling_ratio,
-        aligned=aligned)
+        aligned=aligned).to(dtype)
 
 
 def roi_align_forward(input: torch.Tensor, rois: torch.Tensor,
