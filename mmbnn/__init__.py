@@ -6,7 +6,7 @@ mmengine/mmdet registries; configs load it with
 ``custom_imports = dict(imports=['mmbnn'], allow_failed_imports=False)``.
 """
 from . import apis, datasets, deploy, engine, models  # noqa: F401
-from . import ops, stompp, surge  # noqa: F401
+from . import distill, ops, stompp, surge  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']
