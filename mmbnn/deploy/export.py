@@ -17,7 +17,6 @@ from typing import Dict, Optional, Union
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import nn
 
 from ..ops.binary_conv import BinaryConv
@@ -124,7 +123,8 @@ def export_deploy_checkpoint(config: Union[str, Config],
     """Export ``checkpoint`` of ``config`` as a deploy checkpoint at ``out``.
 
     Args:
-        config (str | Config): The training config.
+        config (str | Config): The training config; of a distillation
+            config, the student's (:func:`mmbnn.distill.student_config`).
         checkpoint (str): A trained MMEngine checkpoint of that config.
         out (str): Output file; written atomically, never the input file.
         force (bool): Export even if a StoMPP schedule is unfinished (see
@@ -143,10 +143,13 @@ def export_deploy_checkpoint(config: Union[str, Config],
     if osp.abspath(out) == osp.abspath(checkpoint):
         raise ValueError(f'out={out!r} is the input checkpoint; choose '
                          'another file name')
-    cfg = load_config(config, cfg_options)
+    from ..distill import load_student_checkpoint, student_config
+
+    # a distillation config exports its student alone (no teacher, no
+    # adapters); its checkpoint loads strictly but for the adapters
+    cfg = student_config(load_config(config, cfg_options))
     model = build_detector(cfg)
-    source = load_checkpoint(model, checkpoint, map_location='cpu',
-                             strict=True, logger='silent')
+    source = load_student_checkpoint(model, checkpoint)
     trained = copy.deepcopy(model.eval())
     deploy = convert_to_deploy(model, force=force, fuse=fuse)
     report = size_report(trained, deploy)

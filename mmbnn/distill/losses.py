@@ -31,8 +31,8 @@ from ..utils import check_choice
 FEATURE_MODES = ('mse', 'normalized')
 
 
-def gt_foreground_masks(gt_bboxes: Sequence[Tensor], feat_size: Tuple[int,
-                                                                        int],
+def gt_foreground_masks(gt_bboxes: Sequence[Tensor],
+                        feat_size: Tuple[int, int],
                         input_size: Tuple[int, int]) -> Tensor:
     """Binary foreground masks of one feature level from ground-truth boxes.
 

@@ -117,9 +117,13 @@ def build_model_from_config(config: str,
 
     Returns:
         tuple: ``(cfg, model)``; the model keeps its initial weights
-        (counts do not depend on them).
+        (counts do not depend on them). Of a distillation config, the
+        student's config and model.
     """
-    cfg = load_config(config, cfg_options)
+    from ...distill import student_config
+
+    # a distillation config counts its student alone (what is deployed)
+    cfg = student_config(load_config(config, cfg_options))
     return cfg, build_detector(cfg)
 
 
