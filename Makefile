@@ -27,8 +27,19 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 	$(PIP) install mmengine==0.10.7
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(PIP) install --no-build-isolation $(FIND_LINKS) -r requirements/mminstall.txt
 	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/docs.txt
+	# the editable install also links tools, configs and model-index.yml
+	# into mmbnn/.mim (setup.py's add_mim_extension), for `mim`
 	$(PIP) install --no-build-isolation --no-deps -e .
+	# mim and mmengine look for an installed package at <site-packages>/mmbnn,
+	# which a PEP 660 editable install does not create: link the sources there
+	# (`pip uninstall mmbnn` leaves this link; remove it by hand)
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	if [ -e "$$site/mmbnn" ] && [ ! -L "$$site/mmbnn" ]; then \
+	  echo "$$site/mmbnn is a directory (a non-editable mmbnn?): pip uninstall mmbnn, then make install" >&2; exit 1; \
+	fi; \
+	ln -sfn "$(abspath mmbnn)" "$$site/mmbnn"
 	$(PY) -c "import mmcv.ops, mmdet, mmbnn; print('mmbnn install OK')"
+	$(VENV)/bin/mim search mmbnn > /dev/null
 	touch $(STAMP)
 
 test: $(STAMP)
