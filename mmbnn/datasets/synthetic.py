@@ -3,8 +3,9 @@
 layouts, so mmdet's own ``VOCDataset``/``CocoDataset`` and
 ``VOCMetric``/``CocoMetric`` run end to end without downloads.
 
-The files are written by :class:`~mmbnn.datasets.layouts.DetectionDatasetWriter`
-(VOC XML, COCO JSON and a ``demo_dataset.json`` manifest for idempotence).
+The files are written by
+:class:`~mmbnn.datasets.layouts.DetectionDatasetWriter` (VOC XML, COCO JSON
+and a ``demo_dataset.json`` manifest for idempotence).
 
 Each image has a smooth random background, clutter (lines, dots, blobs that
 belong to no class) and 1-4 objects of four classes that differ in shape and

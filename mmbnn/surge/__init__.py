@@ -5,6 +5,6 @@ from .hook import SURGEHook
 from .schedule import ETA_SCHEDULES, eta_at
 
 __all__ = [
-    'AUX_INITS', 'AUX_WEIGHTS', 'LAMBDA_MODES', 'SURGECompensator', 'strip_compensators',
-    'SURGEHook', 'ETA_SCHEDULES', 'eta_at'
+    'AUX_INITS', 'AUX_WEIGHTS', 'LAMBDA_MODES', 'SURGECompensator',
+    'strip_compensators', 'SURGEHook', 'ETA_SCHEDULES', 'eta_at'
 ]

@@ -64,7 +64,8 @@ def _randomized_checkpoint(cfg: Config, path: str) -> torch.nn.Module:
 
 
 def _num_classes(cfg: Config) -> int:
-    head = cfg.model.get('roi_head', {}).get('bbox_head') or cfg.model.bbox_head
+    head = (cfg.model.get('roi_head', {}).get('bbox_head')
+            or cfg.model.bbox_head)
     return head.num_classes
 
 

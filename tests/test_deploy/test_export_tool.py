@@ -148,7 +148,8 @@ def test_export_refuses_unfinished_stompp_unless_forced(demo):
     proc = _export(STOMPP, checkpoint, out)
     assert proc.returncode == 1
     assert 'not binary yet' in proc.stderr
-    assert 'backbone.layer1.1.conv1: weight frozen fraction 0.000' in proc.stderr
+    assert ('backbone.layer1.1.conv1: weight frozen fraction 0.000'
+            in proc.stderr)
     assert '--force' in proc.stderr
     assert not osp.exists(out)
     proc = _export(STOMPP, checkpoint, out, '--force')

@@ -16,10 +16,11 @@ from ..conftest import REPO_ROOT
 
 # config -> (minimum VOC mAP@0.5 on the demo test split, epochs, extra
 # options). CPU training is not bit-exact across machines and thread counts,
-# so each threshold sits below the lowest of several seeds (docs/en/notes/tests.md). FP and STE run the demo configs'
-# whole 10-epoch budget (targets: FP >= 0.6, STE >= 0.3; seeds
-# 0-2: 0.70-0.74 and 0.73-0.75). SURGE runs a shortened 4-epoch cosine schedule and must
-# still clear the STE threshold (seeds 0-3: 0.40-0.44). STE-free StoMPP runs
+# so each threshold sits below the lowest of several seeds
+# (docs/en/notes/tests.md). FP and STE run the demo configs' whole 10-epoch
+# budget (targets: FP >= 0.6, STE >= 0.3; seeds 0-2: 0.70-0.74 and
+# 0.73-0.75). SURGE runs a shortened 4-epoch cosine schedule and must still
+# clear the STE threshold (seeds 0-3: 0.40-0.44). STE-free StoMPP runs
 # its whole 10-epoch budget (seeds 0-2: 0.44-0.49): after 3 epochs it ranged
 # 0.02-0.13 over seeds, too close to an untrained model to test anything.
 # The binary SSD demo runs its whole 20-epoch budget (seeds 0-5: 0.28-0.42).

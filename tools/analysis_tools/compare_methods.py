@@ -3,8 +3,9 @@
 and summarize mean +/- std over seeds (summary.md, summary.json, summary.png
 in the work dir).
 
-Runs go one at a time (``--jobs N``: N at once); finished runs are skipped and an interrupted run
-resumes from its last checkpoint, so the command can simply be rerun.
+Runs go one at a time (``--jobs N``: N at once); finished runs are skipped
+and an interrupted run resumes from its last checkpoint, so the command can
+simply be rerun.
 
 Example:
     python tools/analysis_tools/compare_methods.py \\

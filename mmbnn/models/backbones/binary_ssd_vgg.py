@@ -177,4 +177,3 @@ class BinarySSDVGG(BaseModule):
             if index in self.out_feature_indices:
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
-
