@@ -24,7 +24,7 @@ install: $(STAMP)
 $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirements/runtime.txt requirements/tests.txt requirements/docs.txt $(wildcard mmbnn/ops/csrc/*/*.cpp mmbnn/ops/csrc/*/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements/build.txt
-	$(PIP) install mmengine==0.10.7
+	$(PIP) install "$$(grep -m1 "^mmengine" requirements/runtime.txt)"
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(PIP) install --no-build-isolation $(FIND_LINKS) -r requirements/mminstall.txt
 	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/docs.txt
 	# the editable install also links tools, configs and model-index.yml
