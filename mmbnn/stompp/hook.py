@@ -143,6 +143,19 @@ class StoMPPHook(Hook):
                 len(names), begin, end, self.order, window)
         ]
         self.seed = int(getattr(runner, 'seed', 0) or 0)
+        last = runner.max_iters - 1
+        unfinished = [
+            name for name, (p_w, p_a) in zip(names, self.fractions(last))
+            if min(p_w, p_a) < 1
+        ]
+        if unfinished:
+            runner.logger.warning(
+                f'StoMPPHook: {len(unfinished)} of {len(names)} layers are '
+                f'not fully binary at the last iteration ({last}; first: '
+                f'{unfinished[0]}): evaluation and export will see a partly '
+                'continuous network. End the schedule before the end of '
+                'training (end < max_iters, e.g. end=3 with by_epoch=True '
+                'in a 4-epoch run).')
 
     def fractions(self, step: int) -> List[tuple]:
         """``[(p_weight, p_act), ...]`` per layer at iteration ``step``."""

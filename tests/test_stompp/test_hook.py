@@ -92,3 +92,26 @@ def test_resume_reproduces_masks_and_training(tmp_path):
     losses = [full.message_hub.get_scalar('train/loss').data[0][-3:],
               resumed.message_hub.get_scalar('train/loss').data[0][-3:]]
     assert list(losses[0]) == list(losses[1])
+
+
+class _Logger:
+
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+@pytest.mark.parametrize('end, warned', [(None, True), (20, True),
+                                         (19, False), (3, False)])
+def test_warns_when_the_schedule_outlasts_training(end, warned):
+    """A schedule still running at the last iteration leaves layers partly
+    continuous for evaluation and export: the hook says so."""
+    runner = _fake_runner(STOMPP_CONV, max_iters=20)
+    runner.logger = _Logger()
+    StoMPPHook(end=end, by_epoch=False, shape='cubic').before_train(runner)
+    assert bool(runner.logger.warnings) == warned
+    if warned:
+        assert 'not fully binary at the last iteration (19' in (
+            runner.logger.warnings[0])
