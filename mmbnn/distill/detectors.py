@@ -340,6 +340,9 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
         """
         x = self.extract_feat(batch_inputs)
         teacher_feats = self.teacher_features(batch_inputs)
+        # first, so that a level or channel mismatch fails before the heads
+        kd_losses = self.feature_kd_losses(x, teacher_feats, batch_inputs,
+                                           batch_data_samples)
         losses, rpn_results_list = self._rpn_loss(x, batch_data_samples)
         logit_losses = self._losses_of_kind('logit')
         store: dict = {}
@@ -348,9 +351,7 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
         with capture:
             losses.update(
                 self.roi_head.loss(x, rpn_results_list, batch_data_samples))
-        losses.update(
-            self.feature_kd_losses(x, teacher_feats, batch_inputs,
-                                   batch_data_samples))
+        losses.update(kd_losses)
         if logit_losses:
             with torch.no_grad():
                 teacher_scores = self.teacher.roi_head._bbox_forward(
@@ -438,14 +439,14 @@ class DistillSingleStageDetector(DistillMixin, SingleStageDetector):
         """
         x = self.extract_feat(batch_inputs)
         teacher_feats = self.teacher_features(batch_inputs)
+        kd_losses = self.feature_kd_losses(x, teacher_feats, batch_inputs,
+                                           batch_data_samples)
         outs = self.bbox_head(x)
         gt_instances, gt_instances_ignore, img_metas = unpack_gt_instances(
             batch_data_samples)
         losses = self.bbox_head.loss_by_feat(*outs, gt_instances, img_metas,
                                              gt_instances_ignore)
-        losses.update(
-            self.feature_kd_losses(x, teacher_feats, batch_inputs,
-                                   batch_data_samples))
+        losses.update(kd_losses)
         if self._losses_of_kind('logit'):
             num_classes = self.bbox_head.cls_out_channels
             with torch.no_grad():
