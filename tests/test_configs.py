@@ -6,9 +6,11 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.models.detectors import SingleStageDetector
 from mmengine.config import Config
 from torch import nn
 
+from mmbnn.distill import unwrap_distill
 from mmbnn.ops import BinaryConv
 
 from .conftest import REPO_ROOT
@@ -36,12 +38,15 @@ def test_config_builds(config, mmdet_scope):
     cfg, model = _build(config)
     assert cfg.default_scope == 'mmdet'
     assert 'mmbnn' in cfg.custom_imports['imports']
+    # a distillation config is checked on its student (teacher, adapters
+    # apart; tests/test_distill covers them)
+    model = unwrap_distill(model)
     binary = [n for n, m in model.named_modules()
               if isinstance(m, BinaryConv) and m.is_binary]
     if '_fp_' in osp.basename(config):
         assert binary == []
         return
-    if cfg.model.type == 'SingleStageDetector':
+    if isinstance(model, SingleStageDetector):
         _check_binary_ssd(model, binary, config)
     else:
         _check_binary_faster_rcnn(model, binary, cfg.model.backbone.depth,
