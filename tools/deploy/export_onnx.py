@@ -1,0 +1,115 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""Export a binary detector's network to ONNX and OpenVINO:
+``python tools/deploy/export_onnx.py CONFIG CHECKPOINT OUT.onnx
+[--openvino OUT.xml] [--shape H W] [--float] [--force]
+[--cfg-options k=v ...]``.
+
+The exported part is the backbone, the neck and the dense heads' raw
+outputs (two-stage detectors: the neck features and the RPN outputs;
+single-stage: the head's class scores and box deltas); proposals, NMS and
+the RoI head stay in PyTorch (:class:`mmbnn.deploy.openvino.
+OpenVINODetector`). Every binarized conv is one ``mmbnn::BinaryConv2d``
+node, which :func:`mmbnn.deploy.openvino.onnx_to_openvino` turns into an
+OpenVINO ``BinaryConvolution`` (XNOR-popcount JIT kernels on x86 CPUs);
+``--openvino`` writes that model as OpenVINO IR and reports what the CPU
+plugin compiled. CHECKPOINT may be a training checkpoint or an (unfused)
+deploy checkpoint of tools/deploy/export.py.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Tuple
+
+from mmengine.config import DictAction
+
+from mmbnn.deploy.export import load_config
+from mmbnn.utils import trust_mmengine_checkpoints
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Export a binary detector to ONNX / OpenVINO')
+    parser.add_argument('config', help='training config file')
+    parser.add_argument('checkpoint',
+                        help='training checkpoint or unfused deploy '
+                        'checkpoint')
+    parser.add_argument('out', help='ONNX file to write (.onnx)')
+    parser.add_argument('--openvino', metavar='XML',
+                        help='also write the OpenVINO IR (.xml + .bin)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        help='static input size (default: the test pipeline\'s resize '
+        'scale, padded to the preprocessor\'s size divisor)')
+    parser.add_argument(
+        '--float', action='store_true',
+        help='write binarized convs as float convs on +-1 values in '
+        'standard ONNX ops (no BinaryConvolution; for other runtimes)')
+    parser.add_argument(
+        '--force', action='store_true',
+        help='export even if a StoMPP schedule has not finished')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='OpenVINO threads for the --openvino check')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config (key=value)')
+    return parser.parse_args(argv)
+
+
+def default_shape(cfg) -> Tuple[int, int]:
+    """The largest input of the config's test pipeline: the resize scale
+    (landscape, ``keep_ratio`` or not) padded up to the data
+    preprocessor's ``pad_size_divisor``."""
+    from mmdet.utils import get_test_pipeline_cfg
+    scale = None
+    for step in get_test_pipeline_cfg(cfg):
+        if 'Resize' in str(step.get('type', '')) and 'scale' in step:
+            scale = step['scale']
+    if scale is None:
+        raise ValueError('the test pipeline has no Resize with a scale; '
+                         'give --shape H W')
+    width, height = (scale, scale) if isinstance(scale, int) else scale
+    height, width = min(height, width), max(height, width)
+    divisor = cfg.model.get('data_preprocessor', {}).get(
+        'pad_size_divisor', 1) or 1
+    return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    trust_mmengine_checkpoints()  # the training checkpoint is mmengine's
+    from mmbnn.deploy import openvino as ovd
+    try:
+        model = ovd.load_detector(args.config, args.checkpoint,
+                                  args.cfg_options, force=args.force)
+        shape = tuple(args.shape) if args.shape else default_shape(
+            model.cfg if getattr(model, 'cfg', None) is not None else
+            load_config(args.config, args.cfg_options))
+        info = ovd.export_onnx(model, args.out, shape,
+                               binary=not args.float)
+    except (RuntimeError, ValueError) as error:
+        print(f'export failed: {error}', file=sys.stderr)
+        return 1
+    print(f'onnx              : {osp.abspath(args.out)} (input 1x3x'
+          f'{shape[0]}x{shape[1]}, {len(info["output_names"])} outputs)')
+    print(f'binarized convs   : {len(info["binary_convs"])} as '
+          f'{ovd.ONNX_DOMAIN}::{ovd.BINARY_CONV_OP}')
+    if args.openvino:
+        network = ovd.onnx_to_openvino(args.out)
+        ovd.save_openvino(network, args.openvino)
+        report = ovd.runtime_conv_report(
+            ovd.compile_model(network, args.threads))
+        kinds = sorted(set(report['binary'].values()))
+        print(f'openvino IR       : {osp.abspath(args.openvino)}')
+        print(f'CPU plugin        : {len(report["binary"])} '
+              f'BinaryConvolution ({", ".join(kinds) or "-"}), '
+              f'{len(report["float"])} float convolutions')
+        missing = set(info['binary_convs']) - set(report['binary'])
+        if missing:
+            print(f'export failed: not run as BinaryConvolution: '
+                  f'{sorted(missing)}', file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
