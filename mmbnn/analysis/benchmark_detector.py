@@ -32,6 +32,9 @@ STAGES: Tuple[Tuple[str, str, str], ...] = (
     ('roi_post', 'roi_head.bbox_head', 'predict_by_feat'),
     ('bbox_head', 'bbox_head', 'forward'),
     ('bbox_post', 'bbox_head', 'predict_by_feat'),
+    # the exported network of an OpenVINODetector (backbone, neck, dense
+    # heads' raw outputs)
+    ('openvino_network', 'network', 'forward'),
 )
 
 
@@ -181,3 +184,51 @@ def format_rows(rows: List[dict], reference: str) -> str:
                      f"{row['total_ms']:.1f} | "
                      f'{speedup:.2f}x | {cells} |')
     return '\n'.join(lines)
+
+
+def openvino_variants(fp_model: nn.Module, fp_data: dict,
+                      binary_model: nn.Module, data: dict, work_dir: str,
+                      threads: Optional[int] = None,
+                      with_float_binary: bool = False,
+                      flush_denormals: bool = True
+                      ) -> Dict[str, Tuple[nn.Module, dict]]:
+    """The detectors with their networks on OpenVINO's CPU plugin
+    (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
+    batches' input sizes, for :func:`benchmark_detectors`.
+
+    Args:
+        fp_model, binary_model (nn.Module): The full-precision and binary
+            detectors (the binary one is converted to its deploy form).
+        fp_data, data (dict): Their preprocessed batches.
+        work_dir (str): Where the ONNX files are written.
+        threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
+        with_float_binary (bool): Also the binary network with float convs
+            on +-1 values (no ``BinaryConvolution``).
+        flush_denormals (bool): Flush float32 denormals to zero in OpenVINO
+            too (``CPU_DENORMALS_OPTIMIZATION``). Defaults to True.
+
+    Returns:
+        dict: ``{'FP32 (OpenVINO)': ..., ['binary float convs
+        (OpenVINO)': ...,] 'binary (OpenVINO)': ...}``.
+    """
+    import copy
+    import os.path as osp
+
+    from ..deploy import convert_to_deploy
+    from ..deploy import openvino as ovd
+    config = dict(CPU_DENORMALS_OPTIMIZATION=bool(flush_denormals))
+    deploy = convert_to_deploy(binary_model, backend='reference')
+    specs = [('FP32 (OpenVINO)', fp_model, fp_data, True)]
+    if with_float_binary:
+        specs.append(('binary float convs (OpenVINO)', deploy, data, False))
+    specs.append(('binary (OpenVINO)', deploy, data, True))
+    variants = {}
+    for index, (name, model, batch, binary) in enumerate(specs):
+        path = osp.join(work_dir, f'variant{index}.onnx')
+        info = ovd.export_onnx(model, path, tuple(batch['inputs'].shape[2:]),
+                               binary=binary)
+        compiled = ovd.compile_model(path, threads, **config)
+        # own heads per variant: the stage timers patch them per model
+        variants[name] = (ovd.OpenVINODetector(copy.deepcopy(model),
+                                               compiled, info=info), batch)
+    return variants

@@ -306,6 +306,14 @@ def test_openvino_detector(exported):
         np.testing.assert_array_equal(out.numpy(), padded[i])
     with pytest.raises(ValueError, match='larger than the exported'):
         detector.run_network(F.pad(image, (0, 32)))
+    if exported.name == 'ssd':  # the benchmark times the network stage
+        from mmbnn.analysis.benchmark_detector import benchmark_detectors
+        rows = benchmark_detectors(
+            {'ov': (detector, dict(inputs=image,
+                                   data_samples=[_sample(size)]))},
+            repeats=1, warmup=0)
+        assert rows[0]['stages_ms']['openvino_network'] > 0
+        assert rows[0]['stages_ms']['bbox_post'] > 0
 
 
 def test_build_binary_conv_geometries():

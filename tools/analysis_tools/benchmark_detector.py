@@ -16,6 +16,15 @@ Example:
     python tools/analysis_tools/benchmark_detector.py \
         configs/ssd300_vgg16_ste_voc.py \
         --fp-config configs/ssd300_vgg16_fp_voc.py
+    python tools/analysis_tools/benchmark_detector.py \
+        configs/ssd300_vgg16_ste_voc.py \
+        --fp-config configs/ssd300_vgg16_fp_voc.py --backend openvino
+
+With ``--backend openvino`` both detectors run their networks (backbone,
+neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
+with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
+post-processing in PyTorch; the ``openvino_network`` column is the
+network alone.
 """
 import argparse
 import copy
@@ -28,7 +37,8 @@ from mmengine.runner import load_checkpoint
 
 from mmbnn.analysis.benchmark_binary_conv import cpu_name
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
-                                               format_rows, prepare_batch)
+                                               format_rows, openvino_variants,
+                                               prepare_batch)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
 from mmbnn.deploy.fusion import replace_real_ops
@@ -61,6 +71,11 @@ def parse_args() -> argparse.Namespace:
                         help='also time the FP32 model with the fused '
                         "form's max-pool and RoIAlign kernels (no "
                         'binarization): what those ops alone give')
+    parser.add_argument(
+        '--backend', choices=('torch', 'openvino'), default='torch',
+        help='run the networks in PyTorch (the deploy model\'s packed '
+        'kernel) or on OpenVINO\'s CPU plugin (BinaryConvolution); the '
+        'post-processing runs in PyTorch either way')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
@@ -86,7 +101,7 @@ def _model(config, checkpoint, options):
 
 def main() -> None:
     args = parse_args()
-    if not xnor.is_available():
+    if args.backend == 'torch' and not xnor.is_available():
         raise SystemExit('the XNOR kernel is not built: '
                          f'{xnor.import_error()}')
     for flag, value in (('--batch', args.batch), ('--repeats', args.repeats),
@@ -100,6 +115,8 @@ def main() -> None:
     fp_cfg, fp_model = _model(args.fp_config, args.fp_checkpoint,
                               args.cfg_options)
     fp_data = prepare_batch(fp_model, fp_cfg, args.image_size, args.batch)
+    if args.backend == 'openvino':
+        return _main_openvino(args, fp_model, fp_data, bool(flushed))
     variants['FP32'] = (fp_model, fp_data)
     if args.with_fast_fp:
         variants['FP32 fast pooling/RoIAlign'] = (replace_real_ops(
@@ -132,6 +149,34 @@ def main() -> None:
                            input_shape=shape, threads=torch.get_num_threads(),
                            simd=xnor.simd_path(), cpu=cpu_name(), rows=rows),
                       f, indent=2)
+
+
+def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
+    import tempfile
+
+    import openvino as ov
+    cfg, binary = _model(args.config, args.checkpoint, args.cfg_options)
+    data = prepare_batch(binary, cfg, args.image_size, args.batch)
+    with tempfile.TemporaryDirectory() as work_dir:
+        variants = openvino_variants(
+            fp_model, fp_data, binary, data, work_dir, args.threads,
+            args.with_float_binary, flush_denormals=flushed)
+    shape = tuple(data['inputs'].shape)
+    print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); openvino '
+          f'{ov.__version__}; threads {args.threads or "default"}; '
+          f'denormals flushed: {flushed}')
+    print(f'input {shape} (raw {args.image_size[0]}x{args.image_size[1]} '
+          f'through the test pipeline); {args.repeats} interleaved rounds '
+          f'after {args.warmup} warm-up; medians; speed-up = FP32 / model')
+    rows = benchmark_detectors(variants, args.proposals or (None, ),
+                               args.repeats, args.warmup)
+    print(format_rows(rows, 'FP32 (OpenVINO)'))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(config=args.config, fp_config=args.fp_config,
+                           backend='openvino', input_shape=shape,
+                           threads=args.threads, openvino=ov.__version__,
+                           cpu=cpu_name(), rows=rows), f, indent=2)
 
 
 if __name__ == '__main__':
