@@ -433,8 +433,10 @@ def export_onnx(model: nn.Module,
     Returns:
         dict: The export info, also stored in the file's metadata
         (:func:`read_export_info`): ``layout`` (see :func:`output_names`),
-        ``input_shape``, ``output_names`` and ``binary_convs`` (the module
-        names of the convs exported as ``mmbnn::BinaryConv2d``).
+        ``input_shape``, ``output_names``, ``binary_convs`` (the module
+        names of the convs exported as ``mmbnn::BinaryConv2d``) and
+        ``binary_nodes`` (the number of such nodes: a module applied to
+        several pyramid levels gives one per level).
     """
     import onnx
     prepared, binary_names = prepare_for_export(model, binary=binary)
@@ -455,9 +457,12 @@ def export_onnx(model: nn.Module,
             input_names=['img'], output_names=names,
             custom_opsets={ONNX_DOMAIN: ONNX_DOMAIN_VERSION},
             do_constant_folding=True, autograd_inlining=False)
-    info = dict(layout=part.layout, input_shape=[1, 3, *shape],
-                output_names=names, binary_convs=binary_names)
     proto = onnx.load(out)
+    nodes = sum(node.op_type == BINARY_CONV_OP and node.domain == ONNX_DOMAIN
+                for node in proto.graph.node)
+    info = dict(layout=part.layout, input_shape=[1, 3, *shape],
+                output_names=names, binary_convs=binary_names,
+                binary_nodes=nodes)
     entry = proto.metadata_props.add()
     entry.key, entry.value = EXPORT_INFO_KEY, json.dumps(info)
     onnx.save(proto, out)
@@ -715,9 +720,11 @@ def runtime_conv_report(compiled) -> Dict:
 
     Returns:
         dict: ``binary`` (name -> primitive type of each
-        ``BinaryConvolution``), ``float`` (name -> primitive type of each
-        float convolution layer) and ``binarization`` (the number of
-        ``FakeQuantize`` layers that write 1-bit outputs).
+        ``BinaryConvolution``; the name is the PyTorch module's, with
+        ``#2``, ``#3``, ... for further applications of one module),
+        ``float`` (the same for each float convolution layer) and
+        ``binarization`` (the number of ``FakeQuantize`` layers that write
+        1-bit outputs).
     """
     import openvino as ov
     report = dict(binary={}, float={}, binarization=0)
@@ -725,10 +732,14 @@ def runtime_conv_report(compiled) -> Dict:
         info = op.get_rt_info()
         layer = info['layerType'].astype(str)
         primitive = info['primitiveType'].astype(str)
-        if layer == 'BinaryConvolution':
-            report['binary'][op.get_friendly_name()] = primitive
-        elif layer in FLOAT_CONV_TYPES:
-            report['float'][op.get_friendly_name()] = primitive
+        kind = 'binary' if layer == 'BinaryConvolution' else \
+            'float' if layer in FLOAT_CONV_TYPES else None
+        if kind is not None:
+            name, copies = op.get_friendly_name(), 1
+            while name in report[kind]:  # a module applied more than once
+                copies += 1
+                name = f'{op.get_friendly_name()}#{copies}'
+            report[kind][name] = primitive
         elif layer == 'FakeQuantize' and \
                 op.get_output_element_type(0) == ov.Type.u1:
             report['binarization'] += 1

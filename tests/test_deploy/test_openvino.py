@@ -174,6 +174,7 @@ def test_binary_convs_run_as_jit_binary_convolutions(exported):
     ]
     assert len(binary) == exported.num_binary
     assert sorted(exported.info['binary_convs']) == sorted(binary)
+    assert exported.info['binary_nodes'] == len(binary)
     # each one is a BinaryConvolution with a JIT XNOR-popcount kernel
     assert sorted(report['binary']) == sorted(binary)
     for name, primitive in report['binary'].items():

@@ -91,8 +91,9 @@ def main(argv=None) -> int:
         return 1
     print(f'onnx              : {osp.abspath(args.out)} (input 1x3x'
           f'{shape[0]}x{shape[1]}, {len(info["output_names"])} outputs)')
-    print(f'binarized convs   : {len(info["binary_convs"])} as '
-          f'{ovd.ONNX_DOMAIN}::{ovd.BINARY_CONV_OP}')
+    print(f'binarized convs   : {len(info["binary_convs"])} modules, '
+          f'{info["binary_nodes"]} {ovd.ONNX_DOMAIN}::{ovd.BINARY_CONV_OP} '
+          'nodes')
     if args.openvino:
         network = ovd.onnx_to_openvino(args.out)
         ovd.save_openvino(network, args.openvino)
@@ -103,7 +104,8 @@ def main(argv=None) -> int:
         print(f'CPU plugin        : {len(report["binary"])} '
               f'BinaryConvolution ({", ".join(kinds) or "-"}), '
               f'{len(report["float"])} float convolutions')
-        missing = set(info['binary_convs']) - set(report['binary'])
+        compiled_names = {name.split('#')[0] for name in report['binary']}
+        missing = set(info['binary_convs']) - compiled_names
         if missing:
             print(f'export failed: not run as BinaryConvolution: '
                   f'{sorted(missing)}', file=sys.stderr)
