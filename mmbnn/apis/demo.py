@@ -49,13 +49,32 @@ def train_and_evaluate(config: str,
                   **dict(common, cfg_options=train_options)), 'train')
     runner.train()
     checkpoint = find_latest_checkpoint(work_dir)  # CheckpointHook's record
-    tester = build_runner(
-        Namespace(config=config, checkpoint=checkpoint, out=None,
-                  show_dir=None, **common), 'test')
-    metrics = tester.test()
+    metrics = evaluate_checkpoint(config, checkpoint, work_dir, data_root,
+                                  cfg_options)
     result = dict(config=config, work_dir=osp.abspath(work_dir),
-                  checkpoint=osp.abspath(checkpoint),
-                  metrics={k: float(v) for k, v in metrics.items()})
+                  checkpoint=osp.abspath(checkpoint), metrics=metrics)
     with open(osp.join(work_dir, 'demo_result.json'), 'w') as f:
         json.dump(result, f, indent=2)
     return result
+
+
+def evaluate_checkpoint(config: str,
+                        checkpoint: str,
+                        work_dir: str,
+                        data_root: str = 'data/demo',
+                        cfg_options: Optional[dict] = None,
+                        deploy_backend: str = 'auto') -> Dict[str, float]:
+    """Evaluate ``checkpoint`` of a demo config on the demo test split with
+    a fresh test runner, as ``tools/test.py CONFIG CHECKPOINT
+    --deploy-backend BACKEND`` does.
+
+    Returns:
+        dict: The test metrics (floats).
+    """
+    options = dict(_data_root_options(data_root), **(cfg_options or {}))
+    tester = build_runner(
+        Namespace(config=config, checkpoint=checkpoint, out=None,
+                  show_dir=None, work_dir=work_dir, cfg_options=options,
+                  launcher='none', local_rank=0,
+                  deploy_backend=deploy_backend), 'test')
+    return {k: float(v) for k, v in tester.test().items()}

@@ -69,10 +69,13 @@ def test_parser() -> argparse.ArgumentParser:
         '--show-dir', help='directory to save images with drawn predictions')
     parser.add_argument(
         '--deploy-backend', default='auto',
-        choices=('auto', 'kernel', 'reference'),
+        choices=('auto', 'kernel', 'reference', 'openvino'),
         help='packed-conv backend of a deploy checkpoint: the XNOR kernel '
         "('auto': when built), or the float reference, which predicts bit "
-        'for bit as the trained model')
+        "for bit as the trained model. 'openvino' (any checkpoint but a "
+        'fused deploy one): the network is exported to ONNX in the work dir '
+        'and runs on OpenVINO with BinaryConvolution layers, the rest of '
+        'the detector in PyTorch, on CPU, one process')
     _common(parser)
     return parser
 
@@ -97,6 +100,17 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    deploy = False  # test mode: the model is not the config's (see below)
+    backend = getattr(args, 'deploy_backend', 'auto')
+    if mode == 'test':
+        from ..deploy import is_deploy_checkpoint
+        openvino = backend == 'openvino'
+        deploy = openvino or is_deploy_checkpoint(args.checkpoint)
+        if deploy and cfg.launcher != 'none':
+            what = ('--deploy-backend openvino' if openvino else
+                    'a deploy checkpoint')
+            raise RuntimeError(f'{what} is tested in one process on CPU; '
+                               f'got --launcher {cfg.launcher}')
     setup_cpu_distributed(cfg)  # gloo when CUDA is absent
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -104,7 +118,6 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    deploy = False  # test mode: whether the checkpoint is a deploy one
     if mode == 'train':
         if args.amp:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -120,11 +133,6 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         elif args.resume is not None:
             cfg.resume, cfg.load_from = True, args.resume
     elif mode == 'test':
-        from ..deploy import is_deploy_checkpoint
-        deploy = is_deploy_checkpoint(args.checkpoint)
-        if deploy and cfg.launcher != 'none':
-            raise RuntimeError('a deploy checkpoint is tested in one process '
-                               f'on CPU; got --launcher {cfg.launcher}')
         # a deploy checkpoint holds packed weights: the model is rebuilt from
         # it below, not loaded into the config's training model
         cfg.load_from = None if deploy else args.checkpoint
@@ -148,12 +156,16 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     else:
         raise ValueError(f'mode={mode!r}; allowed values: train, test')
     runner = Runner.from_cfg(cfg)
-    if mode == 'test' and deploy:
+    if mode == 'test' and deploy and backend == 'openvino':
+        from ..deploy.openvino import OpenVINODetector
+        runner.model = OpenVINODetector.from_checkpoint(
+            cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'))
+    elif mode == 'test' and deploy:
         from ..deploy import load_deploy_model
         # the data pipeline and evaluator are the config's; the model (and
         # its test_cfg) the deploy file's, on CPU, where the kernel runs
         runner.model = load_deploy_model(args.checkpoint, device='cpu',
-                                         backend=args.deploy_backend)
+                                         backend=backend)
     return runner
 
 

@@ -62,7 +62,7 @@ operations: mmbnn.BinaryConv2d") rather than computing something else.
   output position: the same integers as zero padding. The correction is
   a ``(1, O, H_out, W_out)`` constant, so only these convs carry one.
 
-**Two CPU-plugin behaviours this form works around** (openvino 2026.4.1):
+**Three CPU-plugin behaviours this form works around** (openvino 2026.4.1):
 
 * The plugin fuses a binarization into the binary conv that produces its
   input (``BinaryConvolution::canFuse``), and an ``Add`` after that conv
@@ -72,6 +72,15 @@ operations: mmbnn.BinaryConv2d") rather than computing something else.
   ``input_low`` and ``input_high`` are one shared constant: no
   binarization is ever fused into a conv. (Here a binary conv's output is
   mostly also a residual, which already prevents that fusion.)
+* ReActNet's RPReLU, ``PReLU(x - gamma) + zeta`` written as ``Sub ->
+  PRelu -> Add``, between a binary conv whose output gets a residual
+  ``Add`` and the next binarization, gives wrong results once the slopes
+  differ between channels and the shifts are non-zero (a trained
+  network): the plugin moves the shifts into its neighbours (the
+  preceding conv's epilogue, the next binarization's thresholds, the next
+  residual sum) and computes something else. The export writes it as
+  ``relu(y) + slope * min(y, 0) + zeta`` (:class:`OnnxRPReLU`), which the
+  plugin runs as one element-wise subgraph, correctly.
 * The results are wrong when a binary conv's input channels are not a
   multiple of 8 (observed; the kernel addresses the 1-bit activations of
   a pixel in whole bytes, ``div_up(ic, 8)``); such a layer is refused
@@ -250,6 +259,30 @@ class FloatConvOnSigns(nn.Module):
                         self.padding, self.dilation, self.groups)
 
 
+class OnnxRPReLU(nn.Module):
+    """:class:`~mmbnn.models.layers.RPReLU` written as
+    ``relu(y) + slope * min(y, 0) + zeta`` with ``y = x - gamma``: the
+    same values, in ONNX ops that keep OpenVINO's CPU plugin away from a
+    rewrite that gives wrong results (see the module doc).
+
+    Args:
+        module (RPReLU): The trained activation (its values are copied).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.register_buffer('shift_in', module.shift_in.detach().clone())
+        self.register_buffer(
+            'slope', module.prelu.weight.detach().reshape(1, -1, 1,
+                                                          1).clone())
+        self.register_buffer('shift_out', module.shift_out.detach().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x - self.shift_in
+        return torch.relu(y) + self.slope * torch.minimum(
+            y, y.new_zeros(())) + self.shift_out
+
+
 def _float_weight_conv(conv: PackedBinaryConv) -> nn.Conv2d:
     """A conv with binarized weights and real input: ``nn.Conv2d`` with the
     float weights ``alpha * sign(W)`` (OpenVINO runs it in float)."""
@@ -298,10 +331,13 @@ def prepare_for_export(model: nn.Module,
             a training-only child (SURGE / StoMPP) left on a layer, or a
             padding mode other than zeros.
     """
+    from ..models.layers import RPReLU
     model = copy.deepcopy(model).eval()
     binary_names = []
     for name, module in list(model.named_modules()):
-        if isinstance(module, PackedBinaryConv):
+        if isinstance(module, RPReLU):
+            _set_submodule(model, name, OnnxRPReLU(module))
+        elif isinstance(module, PackedBinaryConv):
             if module.act_slope is not None:
                 raise ValueError(
                     f'{name}: a fused deploy conv (shortcut add and '
@@ -801,8 +837,6 @@ def load_detector(config: str,
     Raises:
         ValueError: For a fused deploy checkpoint (export its unfused form).
     """
-    from mmengine.runner import load_checkpoint
-
     from .conversion import convert_to_deploy
     from .export import (build_detector, is_deploy_checkpoint, load_config,
                          load_deploy_model)
@@ -813,16 +847,30 @@ def load_detector(config: str,
                 f'{checkpoint} is a fused deploy checkpoint; export the '
                 'unfused one (tools/deploy/export.py without --fuse)')
         return load_deploy_model(checkpoint, backend='reference')
-    cfg = load_config(config, cfg_options)
+    from ..distill import load_student_checkpoint, student_config
+
+    # a distillation config gives its student alone (as the deploy export)
+    cfg = student_config(load_config(config, cfg_options))
     model = build_detector(cfg)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='silent')
+        load_student_checkpoint(model, checkpoint)
     else:
         model.init_weights()
     model = convert_to_deploy(model.eval(), backend='reference', force=force)
     model.cfg = cfg
     return model
+
+
+def static_input_shape(cfg) -> Tuple[int, int]:
+    """The static network input for ``cfg``: its test pipeline's largest
+    image (the ``Resize`` scale, landscape; see
+    :func:`mmbnn.analysis.complexity.default_input_shape`) padded up to the
+    data preprocessor's ``pad_size_divisor``."""
+    from ..analysis.complexity.detector import default_input_shape
+    height, width = default_input_shape(cfg)
+    divisor = cfg.model.get('data_preprocessor', {}).get(
+        'pad_size_divisor', 1) or 1
+    return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
 
 
 class OpenVINODetector(nn.Module):
@@ -890,6 +938,34 @@ class OpenVINODetector(nn.Module):
         path = osp.join(work_dir, 'detector.onnx')
         export_onnx(detector, path, shape, binary=binary)
         return cls(detector, path, threads)
+
+    @classmethod
+    def from_checkpoint(cls, cfg, checkpoint: str, work_dir: str,
+                        shape: Optional[Tuple[int, int]] = None,
+                        threads: Optional[int] = None,
+                        force: bool = False) -> 'OpenVINODetector':
+        """Load a trained (or unfused deploy) checkpoint of ``cfg``, export
+        its network to ``work_dir/detector.onnx`` and wrap it.
+
+        Args:
+            cfg (Config | str): The training config (a distillation config
+                gives its student).
+            checkpoint (str): Training checkpoint or unfused deploy
+                checkpoint.
+            work_dir (str): Where the ONNX file is written.
+            shape (tuple, optional): Static input ``(H, W)``; defaults to
+                :func:`static_input_shape` of ``cfg``.
+            threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
+            force (bool): Convert an unfinished StoMPP model anyway.
+        """
+        from ..distill import student_config
+        from .export import load_config
+        cfg = student_config(load_config(cfg))
+        detector = load_detector(cfg, checkpoint, force=force)
+        if shape is None:
+            shape = static_input_shape(cfg)
+        os.makedirs(work_dir, exist_ok=True)
+        return cls.from_detector(detector, tuple(shape), work_dir, threads)
 
     @property
     def data_preprocessor(self) -> nn.Module:

@@ -121,11 +121,14 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
         deploy, fused, lambda model: model.extract_feat(x)) == 8
 
     # tools/test.py evaluates a deploy checkpoint with the config's metric:
-    # on the reference backend the same mAP as the training checkpoint
+    # on the reference backend the same mAP as the training checkpoint; with
+    # its network on OpenVINO (BinaryConvolution) the same to float rounding
     maps = {}
     for name, ckpt, extra in (('trained', checkpoint, []),
                               ('deploy', out,
-                               ['--deploy-backend', 'reference'])):
+                               ['--deploy-backend', 'reference']),
+                              ('openvino', out,
+                               ['--deploy-backend', 'openvino'])):
         proc = subprocess.run(
             [sys.executable, TEST, SURGE, ckpt, '--work-dir',
              str(root / f'test_{name}'), '--cfg-options',
@@ -138,6 +141,15 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
         assert found, proc.stdout[-2000:]
         maps[name] = float(found[-1])
     assert maps['deploy'] == maps['trained']
+    assert abs(maps['openvino'] - maps['trained']) <= 0.005
+    assert osp.isfile(root / 'test_openvino' / 'openvino' / 'detector.onnx')
+    with pytest.raises(RuntimeError, match='--deploy-backend openvino is '
+                       'tested in one process'):
+        build_runner(
+            Namespace(config=SURGE, checkpoint=out, out=None, show_dir=None,
+                      work_dir=str(root / 'test_dist'), cfg_options=None,
+                      launcher='pytorch', local_rank=0,
+                      deploy_backend='openvino'), 'test')
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):

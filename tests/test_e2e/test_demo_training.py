@@ -10,7 +10,7 @@ import os.path as osp
 
 import pytest
 
-from mmbnn.apis import train_and_evaluate
+from mmbnn.apis import evaluate_checkpoint, train_and_evaluate
 
 from ..conftest import REPO_ROOT
 
@@ -24,6 +24,13 @@ from ..conftest import REPO_ROOT
 # its whole 10-epoch budget (seeds 0-2: 0.44-0.49): after 3 epochs it ranged
 # 0.02-0.13 over seeds, too close to an untrained model to test anything.
 # The binary SSD demo runs its whole 20-epoch budget (seeds 0-5: 0.28-0.42).
+# Trained binary demos are also evaluated with their networks on OpenVINO
+# (tools/test.py --deploy-backend openvino): the mAP must equal PyTorch's
+# within OPENVINO_MAP_ATOL (float rounding can flip a binarized activation
+# that lies at its threshold, and so move a few scores).
+OPENVINO_CASES = ('configs/demo/faster_rcnn_r18_ste_demo.py',
+                  'configs/demo/ssd_vgg16_ste_demo.py')
+OPENVINO_MAP_ATOL = 0.005
 DEMO_CASES = {
     'configs/demo/faster_rcnn_r18_fp_demo.py': (0.6, 10, {}),
     'configs/demo/faster_rcnn_r18_ste_demo.py': (0.3, 10, {}),
@@ -55,3 +62,10 @@ def test_demo_config_trains_and_reaches_map(config, demo_data, tmp_path):
     assert mean_ap >= threshold
     with open(tmp_path / 'work' / 'demo_result.json') as f:
         assert json.load(f)['metrics']['pascal_voc/mAP'] == mean_ap
+    if config in OPENVINO_CASES:
+        openvino = evaluate_checkpoint(
+            osp.join(REPO_ROOT, config), result['checkpoint'],
+            str(tmp_path / 'openvino'), demo_data, options,
+            deploy_backend='openvino')['pascal_voc/mAP']
+        print(f'{config} through OpenVINO: VOC mAP@0.5 = {openvino:.4f}')
+        assert abs(openvino - mean_ap) <= OPENVINO_MAP_ATOL
