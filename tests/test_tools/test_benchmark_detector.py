@@ -101,3 +101,29 @@ def test_command_line(tmp_path):
     bad = subprocess.run(cmd[:-2] + ['--repeats', '0'], capture_output=True,
                          text=True, cwd=REPO_ROOT)
     assert bad.returncode != 0 and '--repeats=0 must be >= 1' in bad.stderr
+
+
+def test_command_line_openvino(tmp_path):
+    """--backend openvino: FP32 and binary networks on OpenVINO, and
+    mmbnn's own fused kernel model in the same rounds (when built)."""
+    from mmbnn.ops import xnor
+    out = tmp_path / 'rows.json'
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_detector.py'),
+        FRCNN, '--fp-config',
+        osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'),
+        '--image-size', '64', '96', '--repeats', '1', '--warmup', '0',
+        '--backend', 'openvino', '--threads', '1', '--out', str(out)
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())['rows']
+    kernel = ['binary deploy fused (mmbnn kernel)'] if \
+        xnor.is_available() else []
+    assert [r['name'] for r in rows] == [
+        'FP32 (OpenVINO)', 'binary (OpenVINO)', *kernel]
+    assert all(r['stages_ms'].get('openvino_network', 0) > 0
+               for r in rows[:2])
+    if kernel:  # its network stages run in PyTorch
+        assert rows[2]['stages_ms']['backbone'] > 0

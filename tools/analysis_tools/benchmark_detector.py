@@ -24,7 +24,8 @@ With ``--backend openvino`` both detectors run their networks (backbone,
 neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
 with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
 post-processing in PyTorch; the ``openvino_network`` column is the
-network alone.
+network alone. mmbnn's fused deploy model on its own XNOR kernel (when
+built; not with ``--no-fuse``) is timed in the same rounds.
 """
 import argparse
 import copy
@@ -43,6 +44,10 @@ from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
 from mmbnn.deploy.fusion import replace_real_ops
 from mmbnn.ops import xnor
+
+
+# --backend openvino: the row of mmbnn's fused deploy model on its kernel
+KERNEL_ROW = 'binary deploy fused (mmbnn kernel)'
 
 
 def parse_args() -> argparse.Namespace:
@@ -161,6 +166,10 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
             args.with_float_binary, flush_denormals=flushed)
+    if xnor.is_available() and not args.no_fuse:
+        # mmbnn's own XNOR kernel path, timed in the same rounds
+        variants[KERNEL_ROW] = (convert_to_deploy(
+            copy.deepcopy(binary), backend='kernel', fuse=True), data)
     shape = tuple(data['inputs'].shape)
     print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); openvino '
           f'{ov.__version__}; threads {args.threads or "default"}; '
