@@ -44,6 +44,7 @@ from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.export import build_detector, load_config
 from mmbnn.deploy.fusion import replace_real_ops
 from mmbnn.ops import xnor
+from mmbnn.utils import trust_mmengine_checkpoints
 
 
 # --backend openvino: the row of mmbnn's fused deploy model on its kernel
@@ -106,6 +107,7 @@ def _model(config, checkpoint, options):
 
 def main() -> None:
     args = parse_args()
+    trust_mmengine_checkpoints()  # trained checkpoints (--checkpoint)
     if args.backend == 'torch' and not xnor.is_available():
         raise SystemExit('the XNOR kernel is not built: '
                          f'{xnor.import_error()}')

@@ -17,6 +17,7 @@ import platform
 import torch
 
 from mmbnn.analysis.benchmark_training import benchmark_training, format_rows
+from mmbnn.utils import trust_mmengine_checkpoints
 
 DEFAULT_CONFIGS = {
     'FP': 'configs/demo/faster_rcnn_r18_fp_demo.py',
@@ -48,6 +49,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    trust_mmengine_checkpoints()  # trained checkpoints (a KD teacher's too)
     configs = DEFAULT_CONFIGS
     if args.configs:
         configs = dict(item.split('=', 1) for item in args.configs)
