@@ -63,10 +63,12 @@ def evaluate_checkpoint(config: str,
                         work_dir: str,
                         data_root: str = 'data/demo',
                         cfg_options: Optional[dict] = None,
-                        deploy_backend: str = 'auto') -> Dict[str, float]:
+                        deploy_backend: str = 'auto',
+                        openvino_shape: str = 'per-input'
+                        ) -> Dict[str, float]:
     """Evaluate ``checkpoint`` of a demo config on the demo test split with
     a fresh test runner, as ``tools/test.py CONFIG CHECKPOINT
-    --deploy-backend BACKEND`` does.
+    --deploy-backend BACKEND [--openvino-shape SHAPE]`` does.
 
     Returns:
         dict: The test metrics (floats).
@@ -76,5 +78,6 @@ def evaluate_checkpoint(config: str,
         Namespace(config=config, checkpoint=checkpoint, out=None,
                   show_dir=None, work_dir=work_dir, cfg_options=options,
                   launcher='none', local_rank=0,
-                  deploy_backend=deploy_backend), 'test')
+                  deploy_backend=deploy_backend,
+                  openvino_shape=openvino_shape), 'test')
     return {k: float(v) for k, v in tester.test().items()}

@@ -76,6 +76,13 @@ def test_parser() -> argparse.ArgumentParser:
         'fused deploy one): the network is exported to ONNX in the work dir '
         'and runs on OpenVINO with BinaryConvolution layers, the rest of '
         'the detector in PyTorch, on CPU, one process')
+    parser.add_argument(
+        '--openvino-shape', default='per-input',
+        choices=('per-input', 'fixed'),
+        help="with --deploy-backend openvino: 'per-input' exports one "
+        'network per input shape met (the PyTorch outputs to float '
+        "rounding); 'fixed' one network at the test pipeline's largest "
+        'size, smaller images padded to it, as a static deployment runs')
     _common(parser)
     return parser
 
@@ -159,7 +166,9 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     if mode == 'test' and deploy and backend == 'openvino':
         from ..deploy.openvino import OpenVINODetector
         runner.model = OpenVINODetector.from_checkpoint(
-            cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'))
+            cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'),
+            per_shape=getattr(args, 'openvino_shape',
+                              'per-input') == 'per-input')
     elif mode == 'test' and deploy:
         from ..deploy import load_deploy_model
         # the data pipeline and evaluator are the config's; the model (and

@@ -497,8 +497,8 @@ def export_onnx(model: nn.Module,
     nodes = sum(node.op_type == BINARY_CONV_OP and node.domain == ONNX_DOMAIN
                 for node in proto.graph.node)
     info = dict(layout=part.layout, input_shape=[1, 3, *shape],
-                output_names=names, binary_convs=binary_names,
-                binary_nodes=nodes)
+                output_names=names, binary=bool(binary),
+                binary_convs=binary_names, binary_nodes=nodes)
     entry = proto.metadata_props.add()
     entry.key, entry.value = EXPORT_INFO_KEY, json.dumps(info)
     onnx.save(proto, out)
@@ -888,7 +888,12 @@ class OpenVINODetector(nn.Module):
     The network has a static input shape (batch 1): each image is padded
     at the bottom / right with zeros (the data preprocessor's pad value)
     to it, as mmdeploy's static models do; an image larger than it is an
-    error.
+    error. The padding changes what the convs see near those borders, so
+    detections there can differ a little from the PyTorch model's, whose
+    batch is padded only to the size divisor. With ``export_dir`` the
+    detector is instead exported and compiled once per input shape it
+    meets (cached; the given network serves its own shape): no extra
+    padding, the PyTorch model's outputs to float rounding.
 
     Args:
         detector (nn.Module): The PyTorch detector (its deploy form), for
@@ -900,11 +905,14 @@ class OpenVINODetector(nn.Module):
         threads (int, optional): ``INFERENCE_NUM_THREADS`` of OpenVINO.
         info (dict, optional): The export info (:func:`read_export_info`);
             read from ``network`` when not given.
+        export_dir (str, optional): Per-shape mode: where the networks of
+            other input shapes are exported (``detector_HxW.onnx``).
     """
 
     def __init__(self, detector: nn.Module, network,
                  threads: Optional[int] = None,
-                 info: Optional[Dict] = None) -> None:
+                 info: Optional[Dict] = None,
+                 export_dir: Optional[str] = None) -> None:
         super().__init__()
         import openvino as ov
         if isinstance(network, str):
@@ -917,6 +925,12 @@ class OpenVINODetector(nn.Module):
         self.info = info if info is not None else read_export_info(network)
         self.network = _CompiledNetwork(
             network if compiled else compile_model(network, threads))
+        self.threads = threads
+        self.export_dir = export_dir
+        # per-shape mode: (H, W) -> compiled network of that input shape
+        self.shape_networks = {
+            tuple(self.info['input_shape'][2:]): self.network
+        }
         self.detector = detector.eval()
         self.cfg = getattr(detector, 'cfg', None)
         self.dataset_meta = getattr(detector, 'dataset_meta', None)
@@ -932,18 +946,22 @@ class OpenVINODetector(nn.Module):
     @classmethod
     def from_detector(cls, detector: nn.Module, shape: Tuple[int, int],
                       work_dir: str, threads: Optional[int] = None,
-                      binary: bool = True) -> 'OpenVINODetector':
+                      binary: bool = True,
+                      per_shape: bool = False) -> 'OpenVINODetector':
         """Export ``detector`` for ``shape`` into ``work_dir``
-        (``detector.onnx``) and wrap it."""
+        (``detector.onnx``) and wrap it; ``per_shape``: export one network
+        per input shape met, into ``work_dir`` too."""
         path = osp.join(work_dir, 'detector.onnx')
         export_onnx(detector, path, shape, binary=binary)
-        return cls(detector, path, threads)
+        return cls(detector, path, threads,
+                   export_dir=work_dir if per_shape else None)
 
     @classmethod
     def from_checkpoint(cls, cfg, checkpoint: str, work_dir: str,
                         shape: Optional[Tuple[int, int]] = None,
                         threads: Optional[int] = None,
-                        force: bool = False) -> 'OpenVINODetector':
+                        force: bool = False,
+                        per_shape: bool = False) -> 'OpenVINODetector':
         """Load a trained (or unfused deploy) checkpoint of ``cfg``, export
         its network to ``work_dir/detector.onnx`` and wrap it.
 
@@ -957,6 +975,8 @@ class OpenVINODetector(nn.Module):
                 :func:`static_input_shape` of ``cfg``.
             threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
             force (bool): Convert an unfinished StoMPP model anyway.
+            per_shape (bool): One network per input shape (see the class
+                doc). Defaults to False.
         """
         from ..distill import student_config
         from .export import load_config
@@ -965,7 +985,8 @@ class OpenVINODetector(nn.Module):
         if shape is None:
             shape = static_input_shape(cfg)
         os.makedirs(work_dir, exist_ok=True)
-        return cls.from_detector(detector, tuple(shape), work_dir, threads)
+        return cls.from_detector(detector, tuple(shape), work_dir, threads,
+                                 per_shape=per_shape)
 
     @property
     def data_preprocessor(self) -> nn.Module:
@@ -978,6 +999,10 @@ class OpenVINODetector(nn.Module):
         height, width = input_shape[2:]
         outputs = []
         for image in batch_inputs.float().cpu():
+            if self.export_dir is not None:
+                network = self._network_for(tuple(image.shape[1:]))
+                outputs.append(network(image[None]))
+                continue
             if image.shape[1] > height or image.shape[2] > width:
                 raise ValueError(
                     f'input image of {tuple(image.shape[1:])} is larger than '
@@ -987,6 +1012,21 @@ class OpenVINODetector(nn.Module):
                                   height - image.shape[1]))
             outputs.append(self.network(image[None]))
         return [torch.cat(level) for level in zip(*outputs)]
+
+    def _network_for(self, shape: Tuple[int, int]) -> nn.Module:
+        """The compiled network of input ``shape`` (exported on first
+        use)."""
+        if shape not in self.shape_networks:
+            path = osp.join(self.export_dir,
+                            f'detector_{shape[0]}x{shape[1]}.onnx')
+            info = export_onnx(self.detector, path, shape,
+                               binary=self.info.get('binary', True))
+            if info['layout'] != self.info['layout']:
+                raise RuntimeError(f'the network exported for {shape} has '
+                                   'another output layout')
+            self.shape_networks[shape] = _CompiledNetwork(
+                compile_model(path, self.threads))
+        return self.shape_networks[shape]
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: list,
                 rescale: bool = True) -> list:

@@ -277,7 +277,7 @@ def test_network_matches_training_model(exported):
         assert difference <= NETWORK_RTOL, (name, difference)
 
 
-def test_openvino_detector(exported):
+def test_openvino_detector(exported, tmp_path):
     """Predictions of :class:`OpenVINODetector`: the same post-processing
     as ``detector.predict`` (fed the PyTorch network's outputs: identical
     results) and, on the OpenVINO network, the same detections."""
@@ -316,6 +316,29 @@ def test_openvino_detector(exported):
         np.testing.assert_array_equal(out.numpy(), padded[i])
     with pytest.raises(ValueError, match='larger than the exported'):
         detector.run_network(F.pad(image, (0, 32)))
+    # per-shape mode: the smaller image gets its own network (exported on
+    # first use, then cached), equal to the PyTorch network on it (the
+    # thresholds placed for that image)
+    model = copy.deepcopy(exported.model)
+    _place_thresholds(model,
+                      lambda: ovd.DetectorTensorPart(model)(small))
+    deploy = convert_to_deploy(model, backend='reference')
+    per_shape = ovd.OpenVINODetector(deploy, exported.compiled,
+                                     info=exported.info,
+                                     export_dir=str(tmp_path))
+    outputs = per_shape.run_network(small)
+    assert len(per_shape.run_network(small)) == len(outputs)
+    assert sorted(per_shape.shape_networks) == [
+        tuple(small.shape[2:]), tuple(size)]
+    assert (tmp_path / f'detector_{size[0] - 32}x{size[1] - 32}.onnx'
+            ).is_file()
+    with torch.no_grad():
+        expected_small = ovd.DetectorTensorPart(deploy)(small)
+    for name, got_out, ref in zip(exported.info['output_names'], outputs,
+                                  expected_small):
+        assert got_out.shape == ref.shape, name
+        difference = (got_out - ref).abs().max() / ref.abs().max()
+        assert difference <= NETWORK_RTOL, (name, float(difference))
     if exported.name == 'ssd':  # the benchmark times the network stage
         from mmbnn.analysis.benchmark_detector import benchmark_detectors
         rows = benchmark_detectors(
