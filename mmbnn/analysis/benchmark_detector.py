@@ -190,7 +190,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                       binary_model: nn.Module, data: dict, work_dir: str,
                       threads: Optional[int] = None,
                       with_float_binary: bool = False,
-                      flush_denormals: bool = True
+                      flush_denormals: bool = True,
+                      fast_roi_align: bool = False
                       ) -> Dict[str, Tuple[nn.Module, dict]]:
     """The detectors with their networks on OpenVINO's CPU plugin
     (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
@@ -206,6 +207,10 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
             on +-1 values (no ``BinaryConvolution``).
         flush_denormals (bool): Flush float32 denormals to zero in OpenVINO
             too (``CPU_DENORMALS_OPTIMIZATION``). Defaults to True.
+        fast_roi_align (bool): Run the RoI heads' RoIAlign (PyTorch side,
+            every variant) on mmbnn's equal-valued kernel
+            (:func:`~mmbnn.deploy.fusion.replace_real_ops`). Defaults to
+            False.
 
     Returns:
         dict: ``{'FP32 (OpenVINO)': ..., ['binary float convs
@@ -229,6 +234,10 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                                binary=binary)
         compiled = ovd.compile_model(path, threads, **config)
         # own heads per variant: the stage timers patch them per model
-        variants[name] = (ovd.OpenVINODetector(copy.deepcopy(model),
-                                               compiled, info=info), batch)
+        detector = ovd.OpenVINODetector(copy.deepcopy(model), compiled,
+                                        info=info)
+        if fast_roi_align and hasattr(detector, 'roi_head'):
+            from ..deploy.fusion import replace_real_ops
+            replace_real_ops(detector.roi_head)
+        variants[name] = (detector, batch)
     return variants

@@ -82,6 +82,10 @@ def parse_args() -> argparse.Namespace:
         help='run the networks in PyTorch (the deploy model\'s packed '
         'kernel) or on OpenVINO\'s CPU plugin (BinaryConvolution); the '
         'post-processing runs in PyTorch either way')
+    parser.add_argument(
+        '--fast-roi-align', action='store_true',
+        help='with --backend openvino: every variant\'s RoIAlign (run in '
+        'PyTorch) on mmbnn\'s equal-valued kernel')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
@@ -108,6 +112,9 @@ def _model(config, checkpoint, options):
 def main() -> None:
     args = parse_args()
     trust_mmengine_checkpoints()  # trained checkpoints (--checkpoint)
+    if args.fast_roi_align and not xnor.is_available():
+        raise SystemExit('--fast-roi-align needs the built kernel: '
+                         f'{xnor.import_error()}')
     if args.backend == 'torch' and not xnor.is_available():
         raise SystemExit('the XNOR kernel is not built: '
                          f'{xnor.import_error()}')
@@ -167,7 +174,8 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
     with tempfile.TemporaryDirectory() as work_dir:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
-            args.with_float_binary, flush_denormals=flushed)
+            args.with_float_binary, flush_denormals=flushed,
+            fast_roi_align=args.fast_roi_align)
     if xnor.is_available() and not args.no_fuse:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(
