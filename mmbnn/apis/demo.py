@@ -64,7 +64,7 @@ def evaluate_checkpoint(config: str,
                         data_root: str = 'data/demo',
                         cfg_options: Optional[dict] = None,
                         deploy_backend: str = 'auto',
-                        openvino_shape: str = 'per-input'
+                        openvino_shape: Optional[str] = None
                         ) -> Dict[str, float]:
     """Evaluate ``checkpoint`` of a demo config on the demo test split with
     a fresh test runner, as ``tools/test.py CONFIG CHECKPOINT

@@ -77,12 +77,13 @@ def test_parser() -> argparse.ArgumentParser:
         'and runs on OpenVINO with BinaryConvolution layers, the rest of '
         'the detector in PyTorch, on CPU, one process')
     parser.add_argument(
-        '--openvino-shape', default='per-input',
+        '--openvino-shape', default=None,
         choices=('per-input', 'fixed'),
-        help="with --deploy-backend openvino: 'per-input' exports one "
-        'network per input shape met (the PyTorch outputs to float '
+        help="with --deploy-backend openvino: 'per-input' (default) exports "
+        'one network per input shape met (the PyTorch outputs to float '
         "rounding); 'fixed' one network at the test pipeline's largest "
-        'size, smaller images padded to it, as a static deployment runs')
+        'size (and its transpose for portrait images), smaller images '
+        'padded to it, as a static deployment runs')
     _common(parser)
     return parser
 
@@ -112,6 +113,10 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
     if mode == 'test':
         from ..deploy import is_deploy_checkpoint
         openvino = backend == 'openvino'
+        if getattr(args, 'openvino_shape', None) is not None and \
+                not openvino:
+            raise ValueError('--openvino-shape applies to --deploy-backend '
+                             f'openvino only; got --deploy-backend {backend}')
         deploy = openvino or is_deploy_checkpoint(args.checkpoint)
         if deploy and cfg.launcher != 'none':
             what = ('--deploy-backend openvino' if openvino else
@@ -167,8 +172,7 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         from ..deploy.openvino import OpenVINODetector
         runner.model = OpenVINODetector.from_checkpoint(
             cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'),
-            per_shape=getattr(args, 'openvino_shape',
-                              'per-input') == 'per-input')
+            per_shape=getattr(args, 'openvino_shape', None) != 'fixed')
     elif mode == 'test' and deploy:
         from ..deploy import load_deploy_model
         # the data pipeline and evaluator are the config's; the model (and

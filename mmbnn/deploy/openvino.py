@@ -888,12 +888,14 @@ class OpenVINODetector(nn.Module):
     The network has a static input shape (batch 1): each image is padded
     at the bottom / right with zeros (the data preprocessor's pad value)
     to it, as mmdeploy's static models do; an image larger than it is an
-    error. The padding changes what the convs see near those borders, so
-    detections there can differ a little from the PyTorch model's, whose
-    batch is padded only to the size divisor. With ``export_dir`` the
-    detector is instead exported and compiled once per input shape it
-    meets (cached; the given network serves its own shape): no extra
-    padding, the PyTorch model's outputs to float rounding.
+    error (with ``export_dir``, a portrait image that fits the transposed
+    shape runs on a network exported for it). The padding changes what
+    the convs see near those borders, so detections there can differ a
+    little from the PyTorch model's, whose batch is padded only to the size
+    divisor. With ``per_shape`` the detector is instead exported and
+    compiled once per input shape it meets (cached; the given network
+    serves its own shape): no extra padding, the PyTorch model's outputs to
+    float rounding.
 
     Args:
         detector (nn.Module): The PyTorch detector (its deploy form), for
@@ -905,14 +907,22 @@ class OpenVINODetector(nn.Module):
         threads (int, optional): ``INFERENCE_NUM_THREADS`` of OpenVINO.
         info (dict, optional): The export info (:func:`read_export_info`);
             read from ``network`` when not given.
-        export_dir (str, optional): Per-shape mode: where the networks of
-            other input shapes are exported (``detector_HxW.onnx``).
+        export_dir (str, optional): Where networks of other input shapes
+            are exported when needed (``detector_HxW.onnx``): the
+            transposed static shape for portrait images, or every shape in
+            per-shape mode. None: only the given network runs.
+        per_shape (bool): One network per input shape met (needs
+            ``export_dir``). Each new shape costs an export and a compile,
+            and every compiled network is kept: meant for test sets with
+            few shapes (a keep-ratio VOC test set makes a few dozen).
+            Defaults to False.
     """
 
     def __init__(self, detector: nn.Module, network,
                  threads: Optional[int] = None,
                  info: Optional[Dict] = None,
-                 export_dir: Optional[str] = None) -> None:
+                 export_dir: Optional[str] = None,
+                 per_shape: bool = False) -> None:
         super().__init__()
         import openvino as ov
         if isinstance(network, str):
@@ -927,7 +937,10 @@ class OpenVINODetector(nn.Module):
             network if compiled else compile_model(network, threads))
         self.threads = threads
         self.export_dir = export_dir
-        # per-shape mode: (H, W) -> compiled network of that input shape
+        self.per_shape = bool(per_shape)
+        if self.per_shape and export_dir is None:
+            raise ValueError('per_shape=True needs an export_dir')
+        # (H, W) -> compiled network of that input shape
         self.shape_networks = {
             tuple(self.info['input_shape'][2:]): self.network
         }
@@ -953,8 +966,8 @@ class OpenVINODetector(nn.Module):
         per input shape met, into ``work_dir`` too."""
         path = osp.join(work_dir, 'detector.onnx')
         export_onnx(detector, path, shape, binary=binary)
-        return cls(detector, path, threads,
-                   export_dir=work_dir if per_shape else None)
+        return cls(detector, path, threads, export_dir=work_dir,
+                   per_shape=per_shape)
 
     @classmethod
     def from_checkpoint(cls, cfg, checkpoint: str, work_dir: str,
@@ -995,23 +1008,28 @@ class OpenVINODetector(nn.Module):
     def run_network(self, batch_inputs: Tensor) -> List[Tensor]:
         """The network's outputs for a preprocessed batch (per output, the
         images concatenated along the batch axis)."""
-        input_shape = self.info['input_shape']
-        height, width = input_shape[2:]
         outputs = []
         for image in batch_inputs.float().cpu():
-            if self.export_dir is not None:
-                network = self._network_for(tuple(image.shape[1:]))
-                outputs.append(network(image[None]))
-                continue
-            if image.shape[1] > height or image.shape[2] > width:
-                raise ValueError(
-                    f'input image of {tuple(image.shape[1:])} is larger than '
-                    f'the exported network\'s input ({height}, {width}); '
-                    'export it for a larger --shape')
-            image = F.pad(image, (0, width - image.shape[2], 0,
-                                  height - image.shape[1]))
-            outputs.append(self.network(image[None]))
+            size = tuple(image.shape[1:])
+            shape = size if self.per_shape else self._fixed_shape(size)
+            image = F.pad(image,
+                          (0, shape[1] - size[1], 0, shape[0] - size[0]))
+            outputs.append(self._network_for(shape)(image[None]))
         return [torch.cat(level) for level in zip(*outputs)]
+
+    def _fixed_shape(self, size: Tuple[int, int]) -> Tuple[int, int]:
+        """The static input an image of ``size`` is padded to: the exported
+        one, or with ``export_dir`` its transpose for a portrait image
+        (``keep_ratio`` resizes make both orientations)."""
+        height, width = self.info['input_shape'][2:]
+        if size[0] <= height and size[1] <= width:
+            return (height, width)
+        if self.export_dir is not None and size[0] <= width and \
+                size[1] <= height:
+            return (width, height)
+        raise ValueError(
+            f'input image of {size} is larger than the exported network\'s '
+            f'input ({height}, {width}); export it for a larger --shape')
 
     def _network_for(self, shape: Tuple[int, int]) -> nn.Module:
         """The compiled network of input ``shape`` (exported on first

@@ -150,6 +150,14 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
                       work_dir=str(root / 'test_dist'), cfg_options=None,
                       launcher='pytorch', local_rank=0,
                       deploy_backend='openvino'), 'test')
+    with pytest.raises(ValueError, match='--openvino-shape applies to '
+                       '--deploy-backend openvino only'):
+        build_runner(
+            Namespace(config=SURGE, checkpoint=out, out=None, show_dir=None,
+                      work_dir=str(root / 'test_shape'), cfg_options=None,
+                      launcher='none', local_rank=0,
+                      deploy_backend='reference', openvino_shape='fixed'),
+            'test')
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):

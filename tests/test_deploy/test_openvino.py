@@ -277,7 +277,7 @@ def test_network_matches_training_model(exported):
         assert difference <= NETWORK_RTOL, (name, difference)
 
 
-def test_openvino_detector(exported, tmp_path):
+def test_openvino_detector(exported, tmp_path, monkeypatch):
     """Predictions of :class:`OpenVINODetector`: the same post-processing
     as ``detector.predict`` (fed the PyTorch network's outputs: identical
     results) and, on the OpenVINO network, the same detections."""
@@ -316,18 +316,38 @@ def test_openvino_detector(exported, tmp_path):
         np.testing.assert_array_equal(out.numpy(), padded[i])
     with pytest.raises(ValueError, match='larger than the exported'):
         detector.run_network(F.pad(image, (0, 32)))
+    exports = []
+    monkeypatch.setattr(
+        ovd, 'export_onnx',
+        lambda *args, _export=ovd.export_onnx, **kwargs:
+        exports.append(args[2]) or _export(*args, **kwargs))
+    if exported.name == 'faster_rcnn':
+        # with an export dir, a portrait image runs on a network exported
+        # for the transposed static shape
+        tall = image.transpose(2, 3)[:, :, :, :size[0] - 32]
+        with pytest.raises(ValueError, match='larger than the exported'):
+            detector.run_network(tall)
+        fixed = ovd.OpenVINODetector(deploy, exported.compiled,
+                                     info=exported.info,
+                                     export_dir=str(tmp_path / 'fixed'))
+        assert fixed.run_network(tall)[0].shape[2:] == (size[1] // 4,
+                                                        size[0] // 4)
+        assert exports == [(size[1], size[0])]
+        exports.clear()
     # per-shape mode: the smaller image gets its own network (exported on
     # first use, then cached), equal to the PyTorch network on it (the
     # thresholds placed for that image)
     model = copy.deepcopy(exported.model)
-    _place_thresholds(model,
-                      lambda: ovd.DetectorTensorPart(model)(small))
+    assert _place_thresholds(
+        model, lambda: ovd.DetectorTensorPart(model)(small)) > MIN_MARGIN
     deploy = convert_to_deploy(model, backend='reference')
     per_shape = ovd.OpenVINODetector(deploy, exported.compiled,
                                      info=exported.info,
-                                     export_dir=str(tmp_path))
+                                     export_dir=str(tmp_path),
+                                     per_shape=True)
     outputs = per_shape.run_network(small)
     assert len(per_shape.run_network(small)) == len(outputs)
+    assert exports == [tuple(small.shape[2:])]  # exported once
     assert sorted(per_shape.shape_networks) == [
         tuple(small.shape[2:]), tuple(size)]
     assert (tmp_path / f'detector_{size[0] - 32}x{size[1] - 32}.onnx'
@@ -347,6 +367,23 @@ def test_openvino_detector(exported, tmp_path):
             repeats=1, warmup=0)
         assert rows[0]['stages_ms']['openvino_network'] > 0
         assert rows[0]['stages_ms']['bbox_post'] > 0
+
+
+def test_onnx_rprelu_equals_rprelu():
+    """The export form of RPReLU, for slopes of either sign."""
+    from mmbnn.models.layers import RPReLU
+    gen = torch.Generator().manual_seed(0)
+    module = RPReLU(16)
+    with torch.no_grad():
+        module.prelu.weight.copy_(torch.randn(16, generator=gen))
+        module.shift_in.copy_(torch.randn(1, 16, 1, 1, generator=gen))
+        module.shift_out.copy_(torch.randn(1, 16, 1, 1, generator=gen))
+    slopes = module.prelu.weight
+    assert (slopes < 0).any() and (slopes > 0).any()
+    x = torch.randn(2, 16, 5, 7, generator=gen)
+    with torch.no_grad():
+        torch.testing.assert_close(ovd.OnnxRPReLU(module)(x), module(x),
+                                   rtol=0, atol=1e-6)
 
 
 def test_build_binary_conv_geometries():

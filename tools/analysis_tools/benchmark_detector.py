@@ -84,8 +84,9 @@ def parse_args() -> argparse.Namespace:
         'post-processing runs in PyTorch either way')
     parser.add_argument(
         '--fast-roi-align', action='store_true',
-        help='with --backend openvino: every variant\'s RoIAlign (run in '
-        'PyTorch) on mmbnn\'s equal-valued kernel')
+        help='with --backend openvino: the OpenVINO rows\' RoIAlign (run in '
+        'PyTorch) on mmbnn\'s equal-valued kernel, which the mmbnn kernel '
+        'row always uses')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
@@ -112,6 +113,10 @@ def _model(config, checkpoint, options):
 def main() -> None:
     args = parse_args()
     trust_mmengine_checkpoints()  # trained checkpoints (--checkpoint)
+    if args.fast_roi_align and args.backend != 'openvino':
+        raise SystemExit('--fast-roi-align applies to --backend openvino '
+                         '(the torch backend\'s fused model has it; '
+                         '--with-fast-fp adds an FP32 row with it)')
     if args.fast_roi_align and not xnor.is_available():
         raise SystemExit('--fast-roi-align needs the built kernel: '
                          f'{xnor.import_error()}')
