@@ -143,21 +143,20 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
     assert maps['deploy'] == maps['trained']
     assert abs(maps['openvino'] - maps['trained']) <= 0.005
     assert osp.isfile(root / 'test_openvino' / 'openvino' / 'detector.onnx')
-    with pytest.raises(RuntimeError, match='--deploy-backend openvino is '
-                       'tested in one process'):
-        build_runner(
-            Namespace(config=SURGE, checkpoint=out, out=None, show_dir=None,
-                      work_dir=str(root / 'test_dist'), cfg_options=None,
-                      launcher='pytorch', local_rank=0,
-                      deploy_backend='openvino'), 'test')
-    with pytest.raises(ValueError, match='--openvino-shape applies to '
-                       '--deploy-backend openvino only'):
-        build_runner(
-            Namespace(config=SURGE, checkpoint=out, out=None, show_dir=None,
-                      work_dir=str(root / 'test_shape'), cfg_options=None,
-                      launcher='none', local_rank=0,
-                      deploy_backend='reference', openvino_shape='fixed'),
-            'test')
+    # refused before anything is built
+    for error, match, options in (
+            (RuntimeError, '--deploy-backend openvino is tested in one '
+             'process', dict(launcher='pytorch', deploy_backend='openvino')),
+            (ValueError, '--openvino-shape applies to --deploy-backend '
+             'openvino only', dict(deploy_backend='reference',
+                                   openvino_shape='fixed'))):
+        with pytest.raises(error, match=match):
+            build_runner(
+                Namespace(**dict(
+                    dict(config=SURGE, checkpoint=out, out=None,
+                         show_dir=None, work_dir=str(root / 'refused'),
+                         cfg_options=None, launcher='none', local_rank=0),
+                    **options)), 'test')
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):

@@ -77,16 +77,22 @@ def test_benchmark_rows_for_two_stage_and_ssd(mmdet_scope):
     assert '| frcnn | 20 |' in table and '1.00x' in table
 
 
-def test_command_line(tmp_path):
-    out = tmp_path / 'rows.json'
-    cmd = [
+def _command(*extra: str) -> list:
+    """benchmark_detector.py on the binary-RPN and FP demo configs, one
+    short round (``extra`` before the final ``--out PATH`` pair)."""
+    return [
         sys.executable,
         osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_detector.py'),
         FRCNN, '--fp-config',
         osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'),
         '--image-size', '64', '96', '--repeats', '1', '--warmup', '0',
-        '--out', str(out)
+        *extra
     ]
+
+
+def test_command_line(tmp_path):
+    out = tmp_path / 'rows.json'
+    cmd = _command('--out', str(out))
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
     assert 'SIMD path' in done.stdout and '| binary deploy |' in done.stdout
@@ -108,14 +114,8 @@ def test_command_line_openvino(tmp_path):
     mmbnn's own fused kernel model in the same rounds (when built)."""
     from mmbnn.ops import xnor
     out = tmp_path / 'rows.json'
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_detector.py'),
-        FRCNN, '--fp-config',
-        osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'),
-        '--image-size', '64', '96', '--repeats', '1', '--warmup', '0',
-        '--backend', 'openvino', '--threads', '1', '--out', str(out)
-    ]
+    cmd = _command('--backend', 'openvino', '--threads', '1', '--out',
+                   str(out))
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())['rows']

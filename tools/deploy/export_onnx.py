@@ -18,7 +18,6 @@ deploy checkpoint of tools/deploy/export.py.
 import argparse
 import os.path as osp
 import sys
-from typing import Tuple
 
 from mmengine.config import DictAction
 
@@ -55,25 +54,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def default_shape(cfg) -> Tuple[int, int]:
-    """The largest input of the config's test pipeline: the resize scale
-    (landscape, ``keep_ratio`` or not) padded up to the data
-    preprocessor's ``pad_size_divisor``."""
-    from mmdet.utils import get_test_pipeline_cfg
-    scale = None
-    for step in get_test_pipeline_cfg(cfg):
-        if 'Resize' in str(step.get('type', '')) and 'scale' in step:
-            scale = step['scale']
-    if scale is None:
-        raise ValueError('the test pipeline has no Resize with a scale; '
-                         'give --shape H W')
-    width, height = (scale, scale) if isinstance(scale, int) else scale
-    height, width = min(height, width), max(height, width)
-    divisor = cfg.model.get('data_preprocessor', {}).get(
-        'pad_size_divisor', 1) or 1
-    return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     trust_mmengine_checkpoints()  # the training checkpoint is mmengine's
@@ -81,7 +61,7 @@ def main(argv=None) -> int:
     try:
         model = ovd.load_detector(args.config, args.checkpoint,
                                   args.cfg_options, force=args.force)
-        shape = tuple(args.shape) if args.shape else default_shape(
+        shape = tuple(args.shape) if args.shape else ovd.static_input_shape(
             model.cfg if getattr(model, 'cfg', None) is not None else
             load_config(args.config, args.cfg_options))
         info = ovd.export_onnx(model, args.out, shape,
