@@ -103,7 +103,9 @@ setup(
     description='Binary (1-bit) object detectors for MMDetection 3.x',
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    packages=find_packages(
+        exclude=('configs', 'configs.*', 'tools', 'tools.*', 'tests',
+                 'tests.*')),
     # mmbnn/.mim (see add_mim_extension), listed in MANIFEST.in
     include_package_data=True,
     python_requires='>=3.11',

@@ -34,11 +34,10 @@ class ToyBinaryNet(BaseModel):
         return out
 
 
-@DATASETS.register_module(force=True)
-class ToyImageDataset(BaseDataset):
-    """Deterministic random 3x12x12 images with a scalar target."""
+class GeneratedDataset(BaseDataset):
+    """``length`` items that ``__getitem__`` makes (no annotation file)."""
 
-    def __init__(self, length: int = 16, **kwargs) -> None:
+    def __init__(self, length: int, **kwargs) -> None:
         self.length = length
         super().__init__(serialize_data=False, lazy_init=True, **kwargs)
 
@@ -47,6 +46,14 @@ class ToyImageDataset(BaseDataset):
 
     def __len__(self) -> int:
         return self.length
+
+
+@DATASETS.register_module(force=True)
+class ToyImageDataset(GeneratedDataset):
+    """Deterministic random 3x12x12 images with a scalar target."""
+
+    def __init__(self, length: int = 16, **kwargs) -> None:
+        super().__init__(length, **kwargs)
 
     def __getitem__(self, idx):
         g = torch.Generator().manual_seed(idx)

@@ -44,7 +44,9 @@ DISTILL_STATE_PREFIX = 'distill_losses.'
 class DistillMixin:
     """The teacher and the distillation losses of a distillation detector.
 
-    Subclasses call :meth:`_init_distill` after the student's ``__init__``.
+    It comes before the student's mmdet class in the bases: its
+    ``__init__`` takes the distillation arguments and passes the rest
+    (``**kwargs``) to the student's ``__init__``.
     """
 
     #: the student class a config names by default (``student_type``)
@@ -52,11 +54,14 @@ class DistillMixin:
     #: the mmdet base class the student must derive from
     student_base: type = nn.Module
 
-    def _init_distill(self, teacher_cfg: Union[str, dict, Config, None],
-                      teacher_ckpt: Optional[str],
-                      distill_cfg: Optional[dict],
-                      allow_untrained_teacher: bool,
-                      student_type: Optional[str]) -> None:
+    def __init__(self,
+                 teacher_cfg: Union[str, dict, Config, None] = None,
+                 teacher_ckpt: Optional[str] = None,
+                 distill_cfg: Optional[dict] = None,
+                 allow_untrained_teacher: bool = False,
+                 student_type: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)  # the student detector
         if teacher_cfg is None:
             raise ValueError(
                 'model.teacher_cfg is required: the path of the teacher\'s '
@@ -297,16 +302,8 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
     default_student_type = 'FasterRCNN'
     student_base = TwoStageDetector
 
-    def __init__(self,
-                 teacher_cfg: Union[str, dict, Config, None] = None,
-                 teacher_ckpt: Optional[str] = None,
-                 distill_cfg: Optional[dict] = None,
-                 allow_untrained_teacher: bool = False,
-                 student_type: Optional[str] = None,
-                 **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._init_distill(teacher_cfg, teacher_ckpt, distill_cfg,
-                           allow_untrained_teacher, student_type)
         if self._losses_of_kind('logit') and not _single_roi_head(
                 self.roi_head):
             name = next(iter(self._losses_of_kind('logit')))
@@ -407,17 +404,6 @@ class DistillSingleStageDetector(DistillMixin, SingleStageDetector):
 
     default_student_type = 'SingleStageDetector'
     student_base = SingleStageDetector
-
-    def __init__(self,
-                 teacher_cfg: Union[str, dict, Config, None] = None,
-                 teacher_ckpt: Optional[str] = None,
-                 distill_cfg: Optional[dict] = None,
-                 allow_untrained_teacher: bool = False,
-                 student_type: Optional[str] = None,
-                 **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._init_distill(teacher_cfg, teacher_ckpt, distill_cfg,
-                           allow_untrained_teacher, student_type)
 
     def _check_teacher(self, teacher: nn.Module) -> None:
         if self._losses_of_kind('logit') and not hasattr(

@@ -140,6 +140,7 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
                            proc.stderr)
         assert found, proc.stdout[-2000:]
         maps[name] = float(found[-1])
+    print(f'SURGE demo, one epoch: mAP {maps}')
     assert maps['deploy'] == maps['trained']
     assert abs(maps['openvino'] - maps['trained']) <= 0.005
     assert osp.isfile(root / 'test_openvino' / 'openvino' / 'detector.onnx')

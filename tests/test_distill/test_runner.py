@@ -12,32 +12,25 @@ import uuid
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 from mmengine.runner import Runner
 
 from mmbnn.distill import DistillHook
 
+from ..toy import GeneratedDataset
 from .tiny import IMAGE, distill_model, save_teacher
 
 ITERS = 3
 
 
 @DATASETS.register_module(force=True)
-class TinyDetDataset(BaseDataset):
+class TinyDetDataset(GeneratedDataset):
     """``length`` fixed 64x64 images with boxes (mmdet's demo inputs)."""
 
     def __init__(self, length: int = 4, **kwargs) -> None:
         from mmdet.testing import demo_mm_inputs
         self.items = demo_mm_inputs(length, [IMAGE] * length, num_classes=4)
-        self.length = length
-        super().__init__(serialize_data=False, lazy_init=True, **kwargs)
-
-    def load_data_list(self):
-        return []
-
-    def __len__(self) -> int:
-        return self.length
+        super().__init__(length, **kwargs)
 
     def __getitem__(self, idx):
         return copy.deepcopy(

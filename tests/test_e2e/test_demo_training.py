@@ -7,8 +7,11 @@ Thresholds sit well below what the configs reached when measured
 """
 import json
 import os.path as osp
+from typing import Dict, Tuple
 
+import numpy as np
 import pytest
+from mmengine.config import Config
 
 from mmbnn.apis import evaluate_checkpoint, train_and_evaluate
 
@@ -26,11 +29,17 @@ from ..conftest import REPO_ROOT
 # The binary SSD demo runs its whole 20-epoch budget (seeds 0-5: 0.28-0.42).
 # Trained binary demos are also evaluated with their networks on OpenVINO
 # (tools/test.py --deploy-backend openvino): the mAP must equal PyTorch's
-# within OPENVINO_MAP_ATOL (float rounding can flip a binarized activation
-# that lies at its threshold, and so move a few scores).
+# within OPENVINO_MAP_ATOL. A binarized activation that lies within float
+# rounding of its threshold flips under any change of summation order, and
+# the flip moves a few scores: one evaluation of a binary network is not
+# stable to 0.005 even within PyTorch (the input scaled by 1 +- 4e-6: the
+# SSD demo's mAP spans 0.0046), and a single flip moved one class's AP by
+# 0.04 on OpenVINO. Both runtimes are therefore compared by their median mAP
+# over the same OPENVINO_INPUT_SCALINGS (docs/en/notes/tests.md).
 OPENVINO_CASES = ('configs/demo/faster_rcnn_r18_ste_demo.py',
                   'configs/demo/ssd_vgg16_ste_demo.py')
 OPENVINO_MAP_ATOL = 0.005
+OPENVINO_INPUT_SCALINGS = tuple(1 + k * 2.0**-20 for k in range(-4, 5))
 DEMO_CASES = {
     'configs/demo/faster_rcnn_r18_fp_demo.py': (0.6, 10, {}),
     'configs/demo/faster_rcnn_r18_ste_demo.py': (0.3, 10, {}),
@@ -63,9 +72,37 @@ def test_demo_config_trains_and_reaches_map(config, demo_data, tmp_path):
     with open(tmp_path / 'work' / 'demo_result.json') as f:
         assert json.load(f)['metrics']['pascal_voc/mAP'] == mean_ap
     if config in OPENVINO_CASES:
-        openvino = evaluate_checkpoint(
-            osp.join(REPO_ROOT, config), result['checkpoint'],
-            str(tmp_path / 'openvino'), demo_data, options,
-            deploy_backend='openvino')['pascal_voc/mAP']
-        print(f'{config} through OpenVINO: VOC mAP@0.5 = {openvino:.4f}')
-        assert abs(openvino - mean_ap) <= OPENVINO_MAP_ATOL
+        maps = {
+            backend: median_map_over_input_scalings(
+                osp.join(REPO_ROOT, config), result['checkpoint'],
+                str(tmp_path / backend), demo_data, options, backend)
+            for backend in ('pytorch', 'openvino')
+        }
+        assert maps['pytorch'][1][1.0] == mean_ap  # the unscaled input
+        for backend, (median, per_scaling) in maps.items():
+            values = list(per_scaling.values())
+            print(f'{config} on {backend}: VOC mAP@0.5 = '
+                  f'{per_scaling[1.0]:.4f} unscaled, median {median:.4f} '
+                  f'over {len(values)} input scalings (range '
+                  f'{min(values):.4f}-{max(values):.4f})')
+        assert abs(maps['openvino'][0] - maps['pytorch'][0]) <= \
+            OPENVINO_MAP_ATOL
+
+
+def median_map_over_input_scalings(config: str, checkpoint: str,
+                                   work_dir: str, data_root: str,
+                                   options: dict, backend: str
+                                   ) -> Tuple[float, Dict[float, float]]:
+    """Median test mAP of ``checkpoint`` over OPENVINO_INPUT_SCALINGS (the
+    data preprocessor's std divided by each), on ``backend`` ('pytorch' or
+    'openvino'); also the mAP per scaling."""
+    std = Config.fromfile(config).model.data_preprocessor.std
+    maps = {}
+    for scaling in OPENVINO_INPUT_SCALINGS:
+        scaled = {'model.data_preprocessor.std': [s / scaling for s in std]}
+        maps[scaling] = evaluate_checkpoint(
+            config, checkpoint, osp.join(work_dir, f'{scaling:.8f}'),
+            data_root, dict(options, **scaled),
+            deploy_backend='auto' if backend == 'pytorch' else backend
+        )['pascal_voc/mAP']
+    return float(np.median(list(maps.values()))), maps
