@@ -14,6 +14,8 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..utils import check_choice
+
 # (channels, spatial size) of the 3x3 convs of ResNet-18's four stages
 RESNET18_LAYERS: Tuple[Tuple[int, int], ...] = ((64, 56), (128, 28),
                                                 (256, 14), (512, 7))
@@ -31,31 +33,48 @@ def cpu_name() -> str:
     return platform.processor() or 'cpu'
 
 
-def interleaved_times(fns: Dict[str, Callable[[], object]],
-                      repeats: int,
-                      warmup: int = 3) -> Dict[str, List[float]]:
-    """Call every function once per round, ``warmup + repeats`` rounds.
+#: how :func:`timed_calls` orders the calls
+CALL_ORDERS = ('interleaved', 'blocked')
+
+
+def timed_calls(fns: Dict[str, Callable[[], object]],
+                repeats: int,
+                warmup: int = 3,
+                order: str = 'interleaved') -> Dict[str, List[float]]:
+    """Time ``warmup + repeats`` calls of every function.
 
     Args:
         fns (dict): ``{name: no-argument callable}``.
-        repeats (int): Timed rounds.
-        warmup (int): Untimed rounds first. Defaults to 3.
+        repeats (int): Timed calls per function.
+        warmup (int): Untimed calls first. Defaults to 3.
+        order (str): ``'interleaved'``: every function once per round,
+            round-robin, so machine noise hits all of them alike;
+            ``'blocked'``: all calls of one function, then the next, so no
+            function runs right after another (another runtime's worker
+            threads can still be spinning and slow the next call).
+            Defaults to ``'interleaved'``.
 
     Returns:
         dict: ``{name: [seconds per timed call]}``.
     """
+    check_choice('order', order, CALL_ORDERS)
     if repeats < 1 or warmup < 0:
         raise ValueError(f'repeats={repeats} must be >= 1 and warmup='
                          f'{warmup} >= 0')
+    if order == 'interleaved':
+        calls = [name for _ in range(warmup + repeats) for name in fns]
+    else:
+        calls = [name for name in fns for _ in range(warmup + repeats)]
     times: Dict[str, List[float]] = {name: [] for name in fns}
+    done = dict.fromkeys(fns, 0)
     with torch.inference_mode():
-        for i in range(warmup + repeats):
-            for name, fn in fns.items():
-                start = time.perf_counter()
-                fn()
-                elapsed = time.perf_counter() - start
-                if i >= warmup:
-                    times[name].append(elapsed)
+        for name in calls:
+            start = time.perf_counter()
+            fns[name]()
+            elapsed = time.perf_counter() - start
+            done[name] += 1
+            if done[name] > warmup:
+                times[name].append(elapsed)
     return times
 
 
@@ -180,7 +199,7 @@ def benchmark_binary_conv(shapes: Sequence[Tuple[int, int]] = RESNET18_LAYERS,
     for name, (float_fn, packed_fn) in pairs.items():
         fns[(name, 'float')] = float_fn
         fns[(name, 'packed')] = packed_fn
-    times = interleaved_times(fns, repeats, warmup)
+    times = timed_calls(fns, repeats, warmup)
     rows = []
     for name in pairs:
         float_s = statistics.median(times[(name, 'float')])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .benchmark_binary_conv import interleaved_times
+from .benchmark_binary_conv import timed_calls
 
 # (stage name, submodule path, method): the stages timed inside predict.
 # They do not nest: e.g. RPNHead.predict calls forward, then predict_by_feat.
@@ -108,7 +108,8 @@ def set_num_proposals(model: nn.Module, num: Optional[int]) -> None:
 def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
                         proposals: Sequence[Optional[int]] = (None, ),
                         repeats: int = 10,
-                        warmup: int = 2) -> List[dict]:
+                        warmup: int = 2,
+                        order: str = 'interleaved') -> List[dict]:
     """Time ``model.predict`` of every variant x proposal count.
 
     Args:
@@ -118,6 +119,9 @@ def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
             (None: the config's); ignored by one-stage detectors.
         repeats (int): Timed rounds. Defaults to 10.
         warmup (int): Untimed rounds first. Defaults to 2.
+        order (str): ``'interleaved'`` or ``'blocked'`` (see
+            :func:`~mmbnn.analysis.benchmark_binary_conv.timed_calls`).
+            Defaults to ``'interleaved'``.
 
     Returns:
         list[dict]: Per (variant, proposals): ``name``, ``proposals``,
@@ -147,7 +151,7 @@ def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
         models = {id(model): model for model, _ in variants.values()}
         for model_id, model in models.items():
             stack.enter_context(stage_timers(model, sinks[model_id]))
-        times = interleaved_times(fns, repeats, warmup)
+        times = timed_calls(fns, repeats, warmup, order)
     rows = []
     for key, seconds in times.items():
         timed = stage_log[key][warmup:]

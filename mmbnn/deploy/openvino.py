@@ -112,6 +112,7 @@ from torch import Tensor, nn
 
 from ..ops.binarizers import hard_sign
 from ..ops.binary_conv import BinaryConv
+from .conversion import _set_submodule
 from .packed_conv import PackedBinaryConv
 from .packing import pack_signs, unpack_signs
 
@@ -294,12 +295,6 @@ def _float_weight_conv(conv: PackedBinaryConv) -> nn.Conv2d:
         if conv.bias is not None:
             real.bias.copy_(conv.bias)
     return real
-
-
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition('.')
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, module)
 
 
 def prepare_for_export(model: nn.Module,

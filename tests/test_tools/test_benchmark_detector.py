@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from mmbnn.analysis.benchmark_binary_conv import timed_calls
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                format_rows, prepare_batch,
                                                stage_timers)
@@ -99,10 +100,14 @@ def test_command_line(tmp_path):
     rows = json.loads(out.read_text())['rows']
     assert [r['name'] for r in rows] == ['FP32', 'binary deploy',
                                          'binary deploy fused']
-    no_fuse = subprocess.run(cmd + ['--no-fuse', '--with-fast-fp'],
-                             capture_output=True, text=True, cwd=REPO_ROOT)
+    no_fuse = subprocess.run(
+        cmd + ['--no-fuse', '--with-fast-fp', '--order', 'blocked'],
+        capture_output=True, text=True, cwd=REPO_ROOT)
     assert no_fuse.returncode == 0, no_fuse.stderr
-    assert [r['name'] for r in json.loads(out.read_text())['rows']
+    assert '1 blocked rounds' in no_fuse.stdout
+    report = json.loads(out.read_text())
+    assert report['order'] == 'blocked'
+    assert [r['name'] for r in report['rows']
             ] == ['FP32', 'FP32 fast pooling/RoIAlign', 'binary deploy']
     bad = subprocess.run(cmd[:-2] + ['--repeats', '0'], capture_output=True,
                          text=True, cwd=REPO_ROOT)
@@ -127,3 +132,28 @@ def test_command_line_openvino(tmp_path):
                for r in rows[:2])
     if kernel:  # its network stages run in PyTorch
         assert rows[2]['stages_ms']['backbone'] > 0
+
+
+@pytest.mark.parametrize('order, expected', [
+    ('interleaved', list('abcabcabc')),
+    ('blocked', list('aaabbbccc')),
+])
+def test_timed_calls_order_and_warmup(order, expected):
+    """Calls in the requested order; the warm-up call (slow here) of each
+    function is not among its timed calls."""
+    import time
+    calls = []
+
+    def call(name):
+        if name not in calls:
+            time.sleep(0.05)  # the first (warm-up) call only
+        calls.append(name)
+
+    fns = {name: (lambda name=name: call(name)) for name in 'abc'}
+    times = timed_calls(fns, repeats=2, warmup=1, order=order)
+    assert calls == expected
+    assert {name: len(ts) for name, ts in times.items()} == dict(a=2, b=2,
+                                                                 c=2)
+    assert all(0 <= t < 0.05 for ts in times.values() for t in ts)
+    with pytest.raises(ValueError, match='order'):
+        timed_calls(fns, repeats=1, order='random')

@@ -1,7 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Whole-detector CPU latency: full-precision detector vs the deploy form of
-a binary one, same test pipeline input, interleaved rounds, medians,
-speed-ups and a per-stage breakdown.
+a binary one, same test pipeline input, interleaved rounds (``--order
+blocked``: all rounds of one model, then the next), medians, speed-ups and
+a per-stage breakdown.
 
 Weights are random (built from the configs, nothing downloaded) unless
 checkpoints are given; latency depends on their values only through the
@@ -36,7 +37,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import load_checkpoint
 
-from mmbnn.analysis.benchmark_binary_conv import cpu_name
+from mmbnn.analysis.benchmark_binary_conv import CALL_ORDERS, cpu_name
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                format_rows, openvino_variants,
                                                prepare_batch)
@@ -88,6 +89,11 @@ def parse_args() -> argparse.Namespace:
         'PyTorch) on mmbnn\'s equal-valued kernel, which the mmbnn kernel '
         'row always uses')
     parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument(
+        '--order', choices=CALL_ORDERS, default='interleaved',
+        help='interleaved: every model once per round (noise hits all '
+        'alike); blocked: all rounds of one model, then the next (no model '
+        'runs right after another runtime)')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--keep-denormals', action='store_true',
@@ -152,22 +158,33 @@ def main() -> None:
                                  data)
     if fused is not None:
         variants['binary deploy fused'] = (fused, data)
+    _run_and_report(
+        args, variants, data, 'FP32',
+        f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); torch '
+        f'{torch.__version__}; threads {torch.get_num_threads()}; XNOR '
+        f'SIMD path {xnor.simd_path()}; denormals flushed: {flushed}',
+        dict(threads=torch.get_num_threads(), simd=xnor.simd_path()))
+
+
+def _run_and_report(args, variants: dict, data: dict, reference: str,
+                    setup_line: str, meta: dict) -> None:
+    """Time ``variants`` in interleaved rounds, print the table against the
+    ``reference`` row and write ``--out`` (with ``meta``)."""
     shape = tuple(data['inputs'].shape)
-    print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); torch '
-          f'{torch.__version__}; threads {torch.get_num_threads()}; XNOR '
-          f'SIMD path {xnor.simd_path()}; denormals flushed: {flushed}')
+    print(setup_line)
     print(f'input {shape} (raw {args.image_size[0]}x{args.image_size[1]} '
-          f'through the test pipeline); {args.repeats} interleaved rounds '
-          f'after {args.warmup} warm-up; medians; speed-up = FP32 / model')
+          f'through the test pipeline); {args.repeats} {args.order} rounds '
+          f'after {args.warmup} warm-up; medians; speed-up = '
+          f'{reference.split()[0]} / model')
     rows = benchmark_detectors(variants, args.proposals or (None, ),
-                               args.repeats, args.warmup)
-    print(format_rows(rows, 'FP32'))
+                               args.repeats, args.warmup, args.order)
+    print(format_rows(rows, reference))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, fp_config=args.fp_config,
-                           input_shape=shape, threads=torch.get_num_threads(),
-                           simd=xnor.simd_path(), cpu=cpu_name(), rows=rows),
-                      f, indent=2)
+                           input_shape=shape, cpu=cpu_name(),
+                           order=args.order, rows=rows, **meta), f,
+                      indent=2)
 
 
 def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
@@ -185,22 +202,13 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(
             copy.deepcopy(binary), backend='kernel', fuse=True), data)
-    shape = tuple(data['inputs'].shape)
-    print(f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); openvino '
-          f'{ov.__version__}; threads {args.threads or "default"}; '
-          f'denormals flushed: {flushed}')
-    print(f'input {shape} (raw {args.image_size[0]}x{args.image_size[1]} '
-          f'through the test pipeline); {args.repeats} interleaved rounds '
-          f'after {args.warmup} warm-up; medians; speed-up = FP32 / model')
-    rows = benchmark_detectors(variants, args.proposals or (None, ),
-                               args.repeats, args.warmup)
-    print(format_rows(rows, 'FP32 (OpenVINO)'))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(config=args.config, fp_config=args.fp_config,
-                           backend='openvino', input_shape=shape,
-                           threads=args.threads, openvino=ov.__version__,
-                           cpu=cpu_name(), rows=rows), f, indent=2)
+    _run_and_report(
+        args, variants, data, 'FP32 (OpenVINO)',
+        f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); openvino '
+        f'{ov.__version__}; threads {args.threads or "default"}; '
+        f'denormals flushed: {flushed}',
+        dict(backend='openvino', threads=args.threads,
+             openvino=ov.__version__))
 
 
 if __name__ == '__main__':
