@@ -1,11 +1,12 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Whole-detector CPU latency: a full-precision detector against the deploy
-form of a binary one, on the same test pipeline input, interleaved.
+form of a binary one, on the same test pipeline input.
 
 Each variant is ``model.predict`` on one preprocessed batch (the config's
 test pipeline and data preprocessor, as ``mmdet.apis.inference_detector``
 prepares it); every variant runs once per round, so machine noise hits all
-alike. Stage times are measured in the same calls by timing the stage
+alike (or, with ``order='blocked'``, all calls of one variant, then the
+next). Stage times are measured in the same calls by timing the stage
 methods of the model (see :data:`STAGES`); ``other`` is the rest of
 ``predict`` (anchors, RoI bookkeeping, rescaling).
 """
@@ -117,8 +118,9 @@ def benchmark_detectors(variants: Dict[str, Tuple[nn.Module, dict]],
             batch)}``.
         proposals (Sequence[int | None]): RPN proposal counts to run
             (None: the config's); ignored by one-stage detectors.
-        repeats (int): Timed rounds. Defaults to 10.
-        warmup (int): Untimed rounds first. Defaults to 2.
+        repeats (int): Timed calls per variant x proposal count. Defaults
+            to 10.
+        warmup (int): Untimed calls of each first. Defaults to 2.
         order (str): ``'interleaved'`` or ``'blocked'`` (see
             :func:`~mmbnn.analysis.benchmark_binary_conv.timed_calls`).
             Defaults to ``'interleaved'``.

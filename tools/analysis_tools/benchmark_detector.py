@@ -129,10 +129,12 @@ def main() -> None:
     if args.backend == 'torch' and not xnor.is_available():
         raise SystemExit('the XNOR kernel is not built: '
                          f'{xnor.import_error()}')
-    for flag, value in (('--batch', args.batch), ('--repeats', args.repeats),
-                        ('--threads', args.threads or 1)):
-        if value < 1:
-            raise SystemExit(f'{flag}={value} must be >= 1')
+    for flag, value, least in (('--batch', args.batch, 1),
+                               ('--repeats', args.repeats, 1),
+                               ('--warmup', args.warmup, 0),
+                               ('--threads', args.threads or 1, 1)):
+        if value < least:
+            raise SystemExit(f'{flag}={value} must be >= {least}')
     if args.threads:
         torch.set_num_threads(args.threads)
     flushed = not args.keep_denormals and torch.set_flush_denormal(True)
@@ -168,7 +170,7 @@ def main() -> None:
 
 def _run_and_report(args, variants: dict, data: dict, reference: str,
                     setup_line: str, meta: dict) -> None:
-    """Time ``variants`` in interleaved rounds, print the table against the
+    """Time ``variants`` (``args.order``), print the table against the
     ``reference`` row and write ``--out`` (with ``meta``)."""
     shape = tuple(data['inputs'].shape)
     print(setup_line)
