@@ -17,6 +17,10 @@ from mmengine.runner import Runner
 from ..engine import setup_cpu_distributed
 from ..utils import trust_mmengine_checkpoints
 
+#: --deploy-backend values that run the network part apart from the
+#: detector's post-processing (mmbnn.deploy.openvino.NetworkSplitDetector)
+SPLIT_BACKENDS = ('openvino', 'float64')
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -69,13 +73,16 @@ def test_parser() -> argparse.ArgumentParser:
         '--show-dir', help='directory to save images with drawn predictions')
     parser.add_argument(
         '--deploy-backend', default='auto',
-        choices=('auto', 'kernel', 'reference', 'openvino'),
+        choices=('auto', 'kernel', 'reference', 'openvino', 'float64'),
         help='packed-conv backend of a deploy checkpoint: the XNOR kernel '
         "('auto': when built), or the float reference, which predicts bit "
         "for bit as the trained model. 'openvino' (any checkpoint but a "
         'fused deploy one): the network is exported to ONNX in the work dir '
         'and runs on OpenVINO with BinaryConvolution layers, the rest of '
-        'the detector in PyTorch, on CPU, one process')
+        "the detector in PyTorch, on CPU, one process. 'float64' (the same "
+        'checkpoints): that network in float64 in PyTorch, free of float32 '
+        'rounding at the binarization thresholds: the reference for '
+        'comparing runtimes')
     parser.add_argument(
         '--openvino-shape', default=None,
         choices=('per-input', 'fixed'),
@@ -117,9 +124,10 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
                 not openvino:
             raise ValueError('--openvino-shape applies to --deploy-backend '
                              f'openvino only; got --deploy-backend {backend}')
-        deploy = openvino or is_deploy_checkpoint(args.checkpoint)
+        split = backend in SPLIT_BACKENDS
+        deploy = split or is_deploy_checkpoint(args.checkpoint)
         if deploy and cfg.launcher != 'none':
-            what = ('--deploy-backend openvino' if openvino else
+            what = (f'--deploy-backend {backend}' if split else
                     'a deploy checkpoint')
             raise RuntimeError(f'{what} is tested in one process on CPU; '
                                f'got --launcher {cfg.launcher}')
@@ -173,6 +181,10 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
         runner.model = OpenVINODetector.from_checkpoint(
             cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'),
             per_shape=getattr(args, 'openvino_shape', None) != 'fixed')
+    elif mode == 'test' and deploy and backend == 'float64':
+        from ..deploy.openvino import Float64NetworkDetector
+        runner.model = Float64NetworkDetector.from_checkpoint(
+            cfg, args.checkpoint)
     elif mode == 'test' and deploy:
         from ..deploy import load_deploy_model
         # the data pipeline and evaluator are the config's; the model (and

@@ -868,17 +868,128 @@ def static_input_shape(cfg) -> Tuple[int, int]:
     return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
 
 
-class OpenVINODetector(nn.Module):
+class NetworkSplitDetector(nn.Module):
+    """An mmdet detector whose tensor part (:class:`DetectorTensorPart`: the
+    features and the dense heads' raw outputs) is computed by
+    :meth:`run_network`, the rest in PyTorch with the detector's own
+    modules: for a two-stage detector ``rpn_head.predict_by_feat`` (anchors,
+    proposal NMS) and the whole RoI head (``roi_head.predict``), for a
+    single-stage one ``bbox_head.predict_by_feat``. It predicts
+    ``DetDataSample`` s as the detector does (``predict``, ``test_step``,
+    and so ``mmdet.apis.inference_detector``).
+
+    Args:
+        detector (nn.Module): The PyTorch detector (its deploy form), for
+            the data preprocessor, the heads' post-processing, ``cfg`` and
+            ``dataset_meta``.
+        two_stage (bool): Whether the network's outputs are the neck
+            features followed by the RPN's (else a single-stage head's).
+    """
+
+    def __init__(self, detector: nn.Module, two_stage: bool) -> None:
+        super().__init__()
+        self.detector = detector.eval()
+        self.cfg = getattr(detector, 'cfg', None)
+        self.dataset_meta = getattr(detector, 'dataset_meta', None)
+        self.two_stage = bool(two_stage)
+        #: the output layout (:func:`split_outputs`), known at the latest
+        #: after the first :meth:`run_network`
+        self.layout: Optional[Dict[str, int]] = None
+        # the detector's post-processing modules, at the paths the
+        # benchmark's stage timers look for
+        for name in ('rpn_head', 'roi_head', 'bbox_head'):
+            module = getattr(detector, name, None)
+            if module is not None:
+                self.add_module(name, module)
+
+    @property
+    def data_preprocessor(self) -> nn.Module:
+        return self.detector.data_preprocessor
+
+    def run_network(self, batch_inputs: Tensor) -> List[Tensor]:
+        """The network's outputs for a preprocessed batch (per output, the
+        images concatenated along the batch axis)."""
+        raise NotImplementedError
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: list,
+                rescale: bool = True) -> list:
+        """Detections as ``detector.predict`` returns them."""
+        outputs = self.run_network(batch_inputs)
+        feats, cls_scores, bbox_preds = split_outputs(outputs, self.layout)
+        metas = [sample.metainfo for sample in batch_data_samples]
+        detector = self.detector
+        if self.two_stage:
+            proposals = detector.rpn_head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=metas, rescale=False)
+            results = detector.roi_head.predict(
+                feats, proposals, batch_data_samples, rescale=rescale)
+        else:
+            results = detector.bbox_head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=metas,
+                rescale=rescale)
+        return detector.add_pred_to_datasample(batch_data_samples, results)
+
+    def test_step(self, data: dict) -> list:
+        """Preprocess ``data`` and predict, as ``BaseDetector.test_step``."""
+        data = self.data_preprocessor(data, False)
+        return self.predict(data['inputs'], data['data_samples'])
+
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
+                mode: str = 'predict'):
+        if mode != 'predict':
+            raise ValueError(f'mode={mode!r}: {type(self).__name__} only '
+                             "predicts (mode='predict')")
+        return self.predict(inputs, data_samples)
+
+
+class Float64NetworkDetector(NetworkSplitDetector):
+    """The detector with its tensor part (what :class:`OpenVINODetector`
+    runs on OpenVINO) in float64, in PyTorch on CPU: the reference against
+    which float32 runtimes are compared.
+
+    In float32 a binarized activation that lies within rounding of its
+    threshold flips with the summation order, and the flip changes the
+    layers after it, so two float32 runtimes (PyTorch's and OpenVINO's)
+    each differ from the trained network's exact function on a few images.
+    Float64 rounding is 2**29 times finer: its outputs are the exact
+    network's in practice. The post-processing runs as in
+    :class:`OpenVINODetector`, in float32.
+
+    Args:
+        detector (nn.Module): The PyTorch detector (its deploy form); its
+            tensor part is copied to float64.
+    """
+
+    def __init__(self, detector: nn.Module) -> None:
+        network = DetectorTensorPart(copy.deepcopy(detector).double())
+        super().__init__(detector, network.two_stage)
+        self.network = network.eval()
+
+    @classmethod
+    def from_checkpoint(cls, cfg, checkpoint: str,
+                        force: bool = False) -> 'Float64NetworkDetector':
+        """Load a trained (or unfused deploy) checkpoint of ``cfg`` (a
+        distillation config gives its student)."""
+        from ..distill import student_config
+        from .export import load_config
+        cfg = student_config(load_config(cfg))
+        return cls(load_detector(cfg, checkpoint, force=force))
+
+    def run_network(self, batch_inputs: Tensor) -> List[Tensor]:
+        with torch.no_grad():
+            outputs = self.network(batch_inputs.double())
+        self.layout = self.network.layout
+        return [output.float() for output in outputs]
+
+
+class OpenVINODetector(NetworkSplitDetector):
     """An mmdet detector whose tensor part runs on OpenVINO (CPU).
 
     The compiled network (:func:`export_onnx` -> :func:`onnx_to_openvino`)
     computes the features and the dense heads' raw outputs; the rest runs
-    in PyTorch with the detector's own modules: for a two-stage detector
-    ``rpn_head.predict_by_feat`` (anchors, proposal NMS) and the whole RoI
-    head (RoIAlign and the box head's FCs, ``roi_head.predict``), for a
-    single-stage one ``bbox_head.predict_by_feat``. It predicts
-    ``DetDataSample`` s as the detector does (``predict``, ``test_step``,
-    and so ``mmdet.apis.inference_detector``).
+    in PyTorch with the detector's own modules (RoIAlign and the box head's
+    FCs of a two-stage detector included), as in
+    :class:`NetworkSplitDetector`.
 
     The network has a static input shape (batch 1): each image is padded
     at the bottom / right with zeros (the data preprocessor's pad value)
@@ -918,7 +1029,6 @@ class OpenVINODetector(nn.Module):
                  info: Optional[Dict] = None,
                  export_dir: Optional[str] = None,
                  per_shape: bool = False) -> None:
-        super().__init__()
         import openvino as ov
         if isinstance(network, str):
             network = onnx_to_openvino(network) if network.endswith(
@@ -927,7 +1037,10 @@ class OpenVINODetector(nn.Module):
         if compiled and info is None:
             raise ValueError('a compiled network needs its export info '
                              '(info=read_export_info(model))')
-        self.info = info if info is not None else read_export_info(network)
+        if info is None:
+            info = read_export_info(network)
+        super().__init__(detector, info['layout']['feats'] > 0)
+        self.info = info
         self.network = _CompiledNetwork(
             network if compiled else compile_model(network, threads))
         self.threads = threads
@@ -939,17 +1052,7 @@ class OpenVINODetector(nn.Module):
         self.shape_networks = {
             tuple(self.info['input_shape'][2:]): self.network
         }
-        self.detector = detector.eval()
-        self.cfg = getattr(detector, 'cfg', None)
-        self.dataset_meta = getattr(detector, 'dataset_meta', None)
-        layout = self.info['layout']
-        self.two_stage = layout['feats'] > 0
-        # the detector's post-processing modules, at the paths the
-        # benchmark's stage timers look for
-        for name in ('rpn_head', 'roi_head', 'bbox_head'):
-            module = getattr(detector, name, None)
-            if module is not None:
-                self.add_module(name, module)
+        self.layout = self.info['layout']
 
     @classmethod
     def from_detector(cls, detector: nn.Module, shape: Tuple[int, int],
@@ -996,13 +1099,7 @@ class OpenVINODetector(nn.Module):
         return cls.from_detector(detector, tuple(shape), work_dir, threads,
                                  per_shape=per_shape)
 
-    @property
-    def data_preprocessor(self) -> nn.Module:
-        return self.detector.data_preprocessor
-
     def run_network(self, batch_inputs: Tensor) -> List[Tensor]:
-        """The network's outputs for a preprocessed batch (per output, the
-        images concatenated along the batch axis)."""
         outputs = []
         for image in batch_inputs.float().cpu():
             size = tuple(image.shape[1:])
@@ -1040,37 +1137,6 @@ class OpenVINODetector(nn.Module):
             self.shape_networks[shape] = _CompiledNetwork(
                 compile_model(path, self.threads))
         return self.shape_networks[shape]
-
-    def predict(self, batch_inputs: Tensor, batch_data_samples: list,
-                rescale: bool = True) -> list:
-        """Detections as ``detector.predict`` returns them."""
-        outputs = self.run_network(batch_inputs)
-        feats, cls_scores, bbox_preds = split_outputs(outputs,
-                                                      self.info['layout'])
-        metas = [sample.metainfo for sample in batch_data_samples]
-        detector = self.detector
-        if self.two_stage:
-            proposals = detector.rpn_head.predict_by_feat(
-                cls_scores, bbox_preds, batch_img_metas=metas, rescale=False)
-            results = detector.roi_head.predict(
-                feats, proposals, batch_data_samples, rescale=rescale)
-        else:
-            results = detector.bbox_head.predict_by_feat(
-                cls_scores, bbox_preds, batch_img_metas=metas,
-                rescale=rescale)
-        return detector.add_pred_to_datasample(batch_data_samples, results)
-
-    def test_step(self, data: dict) -> list:
-        """Preprocess ``data`` and predict, as ``BaseDetector.test_step``."""
-        data = self.data_preprocessor(data, False)
-        return self.predict(data['inputs'], data['data_samples'])
-
-    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
-                mode: str = 'predict'):
-        if mode != 'predict':
-            raise ValueError(f"mode={mode!r}: OpenVINODetector only "
-                             "predicts (mode='predict')")
-        return self.predict(inputs, data_samples)
 
 
 class _CompiledNetwork(nn.Module):

@@ -369,6 +369,45 @@ def test_openvino_detector(exported, tmp_path, monkeypatch):
         assert rows[0]['stages_ms']['bbox_post'] > 0
 
 
+def test_float64_network_detector(exported):
+    """:class:`Float64NetworkDetector`: the network part in float64 on a
+    copy (the detector stays float32), outputs in float32 with OpenVINO's
+    layout, equal to the float32 network to rounding (thresholds placed
+    away from the values) and the same detections through the same
+    post-processing."""
+    deploy = convert_to_deploy(
+        copy.deepcopy(exported.model), backend='reference')
+    detector = ovd.Float64NetworkDetector(deploy)
+    assert all(p.dtype == torch.float64
+               for p in detector.network.parameters())
+    assert all(p.dtype == torch.float32 for p in deploy.parameters())
+    image, size = exported.image, exported.size
+    with torch.no_grad():
+        expected = list(ovd.DetectorTensorPart(deploy)(image))
+    outputs = detector.run_network(image)
+    assert detector.layout == exported.info['layout']
+    assert detector.two_stage == (exported.name == 'faster_rcnn')
+    for name, got, ref in zip(exported.info['output_names'], outputs,
+                              expected):
+        assert got.dtype == torch.float32 and got.shape == ref.shape, name
+        difference = (got - ref).abs().max() / ref.abs().max()
+        assert 0 < difference <= NETWORK_RTOL, (name, float(difference))
+    if exported.name == 'faster_rcnn':  # fewer RoIs: a shorter test
+        deploy.rpn_head.test_cfg['nms_pre'] = 200
+        deploy.rpn_head.test_cfg['max_per_img'] = 100
+    with torch.no_grad():
+        want = deploy.predict(image, [_sample(size)])[0].pred_instances
+        got = detector.predict(image, [_sample(size)])[0].pred_instances
+    top = min(10, len(want))
+    assert top > 0 and len(got) >= top
+    torch.testing.assert_close(got.bboxes[:top], want.bboxes[:top],
+                               rtol=0, atol=0.05)
+    torch.testing.assert_close(got.scores[:top], want.scores[:top],
+                               rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match='Float64NetworkDetector only'):
+        detector(image, [_sample(size)], mode='loss')
+
+
 def test_onnx_rprelu_equals_rprelu():
     """The export form of RPReLU, for slopes of either sign."""
     from mmbnn.models.layers import RPReLU

@@ -7,7 +7,7 @@ Thresholds sit well below what the configs reached when measured
 """
 import json
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -28,18 +28,21 @@ from ..conftest import REPO_ROOT
 # 0.02-0.13 over seeds, too close to an untrained model to test anything.
 # The binary SSD demo runs its whole 20-epoch budget (seeds 0-5: 0.28-0.42).
 # Trained binary demos are also evaluated with their networks on OpenVINO
-# (tools/test.py --deploy-backend openvino): the mAP must equal PyTorch's
-# within OPENVINO_MAP_ATOL. A binarized activation that lies within float
-# rounding of its threshold flips under any change of summation order, and
-# the flip moves a few scores: one evaluation of a binary network is not
-# stable to 0.005 even within PyTorch (the input scaled by 1 +- 4e-6: the
-# SSD demo's mAP spans 0.0046), and a single flip moved one class's AP by
-# 0.04 on OpenVINO. Both runtimes are therefore compared by their median mAP
-# over the same OPENVINO_INPUT_SCALINGS (docs/en/notes/tests.md).
+# (tools/test.py --deploy-backend openvino): the mAP must equal the trained
+# network's within OPENVINO_MAP_ATOL. The reference is that network in
+# float64 (--deploy-backend float64), not PyTorch's float32 evaluation: a
+# binarized activation within float32 rounding of its threshold flips with
+# the summation order, and such flips moved PyTorch's float32 mAP of one
+# trained SSD demo 0.0055 away from the float64 one, which OpenVINO matched
+# (0.4067 / 0.4012 / 0.4012). The demos' mAP also moves by up to 0.01 when
+# the input is rescaled by a few 1e-6 (on float64 too), so the two are
+# compared at each of OPENVINO_INPUT_SCALINGS, and the median of the
+# differences must stay within the bound: a rare flip of OpenVINO's own
+# does not decide it (docs/en/notes/tests.md).
 OPENVINO_CASES = ('configs/demo/faster_rcnn_r18_ste_demo.py',
                   'configs/demo/ssd_vgg16_ste_demo.py')
 OPENVINO_MAP_ATOL = 0.005
-OPENVINO_INPUT_SCALINGS = tuple(1 + k * 2.0**-20 for k in range(-4, 5))
+OPENVINO_INPUT_SCALINGS = tuple(1 + k * 2.0**-20 for k in range(-2, 3))
 DEMO_CASES = {
     'configs/demo/faster_rcnn_r18_fp_demo.py': (0.6, 10, {}),
     'configs/demo/faster_rcnn_r18_ste_demo.py': (0.3, 10, {}),
@@ -73,29 +76,29 @@ def test_demo_config_trains_and_reaches_map(config, demo_data, tmp_path):
         assert json.load(f)['metrics']['pascal_voc/mAP'] == mean_ap
     if config in OPENVINO_CASES:
         maps = {
-            backend: median_map_over_input_scalings(
+            backend: maps_over_input_scalings(
                 osp.join(REPO_ROOT, config), result['checkpoint'],
                 str(tmp_path / backend), demo_data, options, backend)
-            for backend in ('pytorch', 'openvino')
+            for backend in ('float64', 'openvino')
         }
-        assert maps['pytorch'][1][1.0] == mean_ap  # the unscaled input
-        for backend, (median, per_scaling) in maps.items():
-            values = list(per_scaling.values())
-            print(f'{config} on {backend}: VOC mAP@0.5 = '
-                  f'{per_scaling[1.0]:.4f} unscaled, median {median:.4f} '
-                  f'over {len(values)} input scalings (range '
-                  f'{min(values):.4f}-{max(values):.4f})')
-        assert abs(maps['openvino'][0] - maps['pytorch'][0]) <= \
-            OPENVINO_MAP_ATOL
+        print(f'{config} on PyTorch float32: VOC mAP@0.5 = {mean_ap:.4f}')
+        for backend, per_scaling in maps.items():
+            print(f'{config} on {backend}, input scalings '
+                  f'{OPENVINO_INPUT_SCALINGS}: VOC mAP@0.5 = ' +
+                  ', '.join(f'{m:.4f}' for m in per_scaling.values()))
+        difference = np.median([
+            maps['openvino'][s] - maps['float64'][s]
+            for s in OPENVINO_INPUT_SCALINGS
+        ])
+        assert abs(difference) <= OPENVINO_MAP_ATOL
 
 
-def median_map_over_input_scalings(config: str, checkpoint: str,
-                                   work_dir: str, data_root: str,
-                                   options: dict, backend: str
-                                   ) -> Tuple[float, Dict[float, float]]:
-    """Median test mAP of ``checkpoint`` over OPENVINO_INPUT_SCALINGS (the
-    data preprocessor's std divided by each), on ``backend`` ('pytorch' or
-    'openvino'); also the mAP per scaling."""
+def maps_over_input_scalings(config: str, checkpoint: str, work_dir: str,
+                             data_root: str, options: dict,
+                             backend: str) -> Dict[float, float]:
+    """Test mAP of ``checkpoint`` with ``--deploy-backend backend`` per
+    scaling of OPENVINO_INPUT_SCALINGS (the data preprocessor's std divided
+    by it)."""
     std = Config.fromfile(config).model.data_preprocessor.std
     maps = {}
     for scaling in OPENVINO_INPUT_SCALINGS:
@@ -103,6 +106,5 @@ def median_map_over_input_scalings(config: str, checkpoint: str,
         maps[scaling] = evaluate_checkpoint(
             config, checkpoint, osp.join(work_dir, f'{scaling:.8f}'),
             data_root, dict(options, **scaled),
-            deploy_backend='auto' if backend == 'pytorch' else backend
-        )['pascal_voc/mAP']
-    return float(np.median(list(maps.values()))), maps
+            deploy_backend=backend)['pascal_voc/mAP']
+    return maps
