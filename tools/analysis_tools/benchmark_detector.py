@@ -26,7 +26,10 @@ neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
 with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
 post-processing in PyTorch; the ``openvino_network`` column is the
 network alone. mmbnn's fused deploy model on its own XNOR kernel (when
-built; not with ``--no-fuse``) is timed in the same rounds.
+built; not with ``--no-fuse``) is timed in the same rounds; OpenVINO's CPU
+plugin in the same process slows PyTorch and the kernel (2-2.5x measured,
+interleaved or ``--order blocked``), so take the kernel's own time from a
+``--backend torch`` run.
 """
 import argparse
 import copy
