@@ -955,6 +955,8 @@ class Float64NetworkDetector(NetworkSplitDetector):
     network's in practice. The post-processing runs as in
     :class:`OpenVINODetector`, in float32.
 
+    ``layout`` is known after the first :meth:`run_network`.
+
     Args:
         detector (nn.Module): The PyTorch detector (its deploy form); its
             tensor part is copied to float64.

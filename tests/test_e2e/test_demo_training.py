@@ -34,14 +34,17 @@ from ..conftest import REPO_ROOT
 # binarized activation within float32 rounding of its threshold flips with
 # the summation order, and such flips moved PyTorch's float32 mAP of one
 # trained SSD demo 0.0055 away from the float64 one, which OpenVINO matched
-# (0.4067 / 0.4012 / 0.4012). The demos' mAP also moves by up to 0.01 when
-# the input is rescaled by a few 1e-6 (on float64 too), so the two are
-# compared at each of OPENVINO_INPUT_SCALINGS, and the median of the
-# differences must stay within the bound: a rare flip of OpenVINO's own
-# does not decide it (docs/en/notes/tests.md).
+# (float32 0.4067, float64 0.4012, OpenVINO 0.4012); float64 must stay
+# within FLOAT64_MAP_ATOL of float32 (a check of the deploy conversion on
+# trained weights). The demos' mAP also moves by up to 0.01 when the input
+# is rescaled by 2e-6 (on float64 too), so the two are compared at each of
+# OPENVINO_INPUT_SCALINGS, and the median of the differences must stay
+# within the bound: a flip of OpenVINO's own that comes and goes with the
+# scaling does not decide it (docs/en/notes/tests.md).
 OPENVINO_CASES = ('configs/demo/faster_rcnn_r18_ste_demo.py',
                   'configs/demo/ssd_vgg16_ste_demo.py')
 OPENVINO_MAP_ATOL = 0.005
+FLOAT64_MAP_ATOL = 0.015
 OPENVINO_INPUT_SCALINGS = tuple(1 + k * 2.0**-20 for k in range(-2, 3))
 DEMO_CASES = {
     'configs/demo/faster_rcnn_r18_fp_demo.py': (0.6, 10, {}),
@@ -91,6 +94,7 @@ def test_demo_config_trains_and_reaches_map(config, demo_data, tmp_path):
             for s in OPENVINO_INPUT_SCALINGS
         ])
         assert abs(difference) <= OPENVINO_MAP_ATOL
+        assert abs(maps['float64'][1.0] - mean_ap) <= FLOAT64_MAP_ATOL
 
 
 def maps_over_input_scalings(config: str, checkpoint: str, work_dir: str,

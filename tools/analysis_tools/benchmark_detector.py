@@ -27,9 +27,9 @@ with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
 post-processing in PyTorch; the ``openvino_network`` column is the
 network alone. mmbnn's fused deploy model on its own XNOR kernel (when
 built; not with ``--no-fuse``) is timed in the same rounds; OpenVINO's CPU
-plugin in the same process slows PyTorch and the kernel (2-2.5x measured,
-interleaved or ``--order blocked``), so take the kernel's own time from a
-``--backend torch`` run.
+plugin in the same process slows PyTorch and the kernel (about 2x
+interleaved, 2.2-2.5x with ``--order blocked``, measured), so take the
+kernel's own time from a ``--backend torch`` run.
 """
 import argparse
 import copy
@@ -184,6 +184,10 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
     rows = benchmark_detectors(variants, args.proposals or (None, ),
                                args.repeats, args.warmup, args.order)
     print(format_rows(rows, reference))
+    if KERNEL_ROW in variants:
+        print(f'note: "{KERNEL_ROW}" ran in the OpenVINO process, which '
+              'slows PyTorch and the kernel about 2x; time it alone with '
+              '--backend torch')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, fp_config=args.fp_config,
