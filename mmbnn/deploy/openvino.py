@@ -971,10 +971,8 @@ class Float64NetworkDetector(NetworkSplitDetector):
     def from_checkpoint(cls, cfg, checkpoint: str,
                         force: bool = False) -> 'Float64NetworkDetector':
         """Load a trained (or unfused deploy) checkpoint of ``cfg`` (a
-        distillation config gives its student)."""
-        from ..distill import student_config
-        from .export import load_config
-        cfg = student_config(load_config(cfg))
+        distillation config gives its student, see :func:`load_detector`).
+        """
         return cls(load_detector(cfg, checkpoint, force=force))
 
     def run_network(self, batch_inputs: Tensor) -> List[Tensor]:

@@ -277,6 +277,18 @@ def test_network_matches_training_model(exported):
         assert difference <= NETWORK_RTOL, (name, difference)
 
 
+def _assert_same_top_detections(got, expected, top: int = 10) -> None:
+    """The first ``top`` detections agree: labels exactly; box deltas to
+    ~1e-5 relative, so boxes to a few hundredths of a pixel."""
+    top = min(top, len(expected))
+    assert top > 0 and len(got) >= top
+    torch.testing.assert_close(got.bboxes[:top], expected.bboxes[:top],
+                               rtol=0, atol=0.05)
+    torch.testing.assert_close(got.scores[:top], expected.scores[:top],
+                               rtol=0, atol=1e-4)
+    assert torch.equal(got.labels[:top], expected.labels[:top])
+
+
 def test_openvino_detector(exported, tmp_path, monkeypatch):
     """Predictions of :class:`OpenVINODetector`: the same post-processing
     as ``detector.predict`` (fed the PyTorch network's outputs: identical
@@ -298,15 +310,7 @@ def test_openvino_detector(exported, tmp_path, monkeypatch):
         got = detector.predict(image, [_sample(size)])[0].pred_instances
     for key in ('bboxes', 'scores', 'labels'):
         assert torch.equal(same[key], expected[key]), key
-    top = min(10, len(expected))
-    assert top > 0 and len(got) >= top
-    # box deltas agree to ~1e-5 relative: boxes to a few hundredths of a
-    # pixel
-    torch.testing.assert_close(got.bboxes[:top], expected.bboxes[:top],
-                               rtol=0, atol=0.05)
-    torch.testing.assert_close(got.scores[:top], expected.scores[:top],
-                               rtol=0, atol=1e-4)
-    assert torch.equal(got.labels[:top], expected.labels[:top])
+    _assert_same_top_detections(got, expected)
     # a smaller image is padded (bottom / right, zeros) to the static
     # input; a larger one is refused
     small = image[:, :, :size[0] - 32, :size[1] - 32]
@@ -398,12 +402,7 @@ def test_float64_network_detector(exported):
     with torch.no_grad():
         want = deploy.predict(image, [_sample(size)])[0].pred_instances
         got = detector.predict(image, [_sample(size)])[0].pred_instances
-    top = min(10, len(want))
-    assert top > 0 and len(got) >= top
-    torch.testing.assert_close(got.bboxes[:top], want.bboxes[:top],
-                               rtol=0, atol=0.05)
-    torch.testing.assert_close(got.scores[:top], want.scores[:top],
-                               rtol=0, atol=1e-4)
+    _assert_same_top_detections(got, want)
     with pytest.raises(ValueError, match='Float64NetworkDetector only'):
         detector(image, [_sample(size)], mode='loss')
 
