@@ -5,7 +5,8 @@ Importing this package registers every mmbnn module into the
 mmengine/mmdet registries; configs load it with
 ``custom_imports = dict(imports=['mmbnn'], allow_failed_imports=False)``.
 """
-from . import apis, datasets, deploy, engine, models  # noqa: F401
+from . import apis, datasets, deploy, engine, evaluation  # noqa: F401
+from . import models  # noqa: F401
 from . import distill, ops, stompp, surge  # noqa: F401
 from .version import __version__
 

@@ -28,3 +28,10 @@ stompp_surge_conv_cfg = dict(
 stompp_surge_model_overrides = dict(
     backbone=dict(conv_cfg=stompp_surge_conv_cfg),
     neck=dict(conv_cfg=stompp_surge_conv_cfg))
+
+# the same for a classifier (no neck):
+#   model = {{_base_.surge_backbone_overrides}}
+surge_backbone_overrides = dict(
+    backbone=dict(conv_cfg=dict(compensator=surge_compensator)))
+stompp_surge_backbone_overrides = dict(
+    backbone=dict(conv_cfg=stompp_surge_conv_cfg))

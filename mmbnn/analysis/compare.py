@@ -1,6 +1,10 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Compare training rules: train every config x seed, evaluate each with the
-config's mmdet metric, and summarize mean +/- std over seeds.
+config's metric, and summarize mean +/- std over seeds.
+
+The score of a run is its primary metric (:data:`PRIMARY_METRICS`): mAP@0.5
+for detection configs (VOC or COCO metric), top-1 accuracy (percent) for
+classification configs (``ClsAccuracy``).
 
 Each run lives in ``WORK_DIR/<config name>/seed_<seed>/``:
 
@@ -35,7 +39,7 @@ import subprocess
 import sys
 import time
 from argparse import Namespace
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .curves import load_scalar_log, plot_curves, record_kind
 
@@ -43,8 +47,12 @@ SPEC = 'spec.json'
 RESULT = 'result.json'
 TIMING = 'timing.json'
 LOCK = '.lock'
-# metric key of the summary -> keys mmdet's evaluators log it under
-MAP50_KEYS = ('pascal_voc/mAP', 'coco/bbox_mAP_50')
+#: logged metric key -> the name the summary gives it, first match wins
+PRIMARY_METRICS = {
+    'pascal_voc/mAP': 'mAP@0.5',
+    'coco/bbox_mAP_50': 'mAP@0.5',
+    'accuracy/top1': 'top-1 (%)',
+}
 BBOX_MAP_KEY = 'coco/bbox_mAP'
 
 
@@ -75,30 +83,32 @@ def run_dir(work_dir: str, config: str, seed: int) -> str:
     return osp.join(work_dir, config_name(config), f'seed_{seed}')
 
 
-def map50(metrics: Dict[str, float]) -> float:
-    """mAP@0.5 from a VOCMetric or CocoMetric result."""
-    for key in MAP50_KEYS:
+def primary_metric(metrics: Dict[str, float]) -> Tuple[str, float]:
+    """``(name, value)`` of the primary metric in an evaluation result
+    (VOCMetric, CocoMetric or ClsAccuracy)."""
+    for key, name in PRIMARY_METRICS.items():
         if key in metrics:
-            return float(metrics[key])
-    raise KeyError(f'no mAP@0.5 in metrics {sorted(metrics)}; expected one '
-                   f'of {MAP50_KEYS}')
+            return name, float(metrics[key])
+    raise KeyError(f'no primary metric in metrics {sorted(metrics)}; '
+                   f'expected one of {tuple(PRIMARY_METRICS)}')
 
 
 def logged_curves(work_dir: str) -> Dict[str, list]:
-    """Per-epoch validation mAP@0.5 and the median training step time from
-    the run's MMEngine scalar log (resumed runs merged)."""
+    """Per-epoch validation score (the primary metric) and the median
+    training step time from the run's MMEngine scalar log (resumed runs
+    merged)."""
     records = load_scalar_log(work_dir)
     epochs, values = [], []
     for record in records:
         if record_kind(record) != 'val':
             continue
-        key = next((k for k in MAP50_KEYS if k in record), None)
+        key = next((k for k in PRIMARY_METRICS if k in record), None)
         if key is not None:
             epochs.append(record['step'])
             values.append(float(record[key]))
     times = [r['time'] for r in records
              if record_kind(r) == 'train' and 'time' in r]
-    return dict(epochs=epochs, map50=values,
+    return dict(epochs=epochs, score=values,
                 step_time=statistics.median(times) if times else None)
 
 
@@ -172,10 +182,11 @@ def _run_locked(path: str) -> Dict:
     _write_json(timing_path, timing)
     curves = logged_curves(path)
     plot_curves(path)  # losses, mAP, StoMPP / SURGE per-layer diagnostics
+    metric, score = primary_metric(metrics)
     result = dict(
         spec, checkpoint=osp.abspath(checkpoint), metrics=metrics,
-        map50=map50(metrics), bbox_map=metrics.get(BBOX_MAP_KEY),
-        curve=dict(epochs=curves['epochs'], map50=curves['map50']),
+        metric=metric, score=score, bbox_map=metrics.get(BBOX_MAP_KEY),
+        curve=dict(epochs=curves['epochs'], score=curves['score']),
         step_time=curves['step_time'], **timing)
     _write_json(osp.join(path, RESULT), result)
     return result
@@ -187,12 +198,30 @@ def _mean_std(values: Sequence[float]) -> Dict[str, float]:
                 std=statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(results: Dict[str, List[Dict]]) -> Dict[str, Dict]:
-    """Per config: mean +/- std of mAP@0.5 (and bbox mAP for COCO-layout
-    configs), every seed's value, step and wall time.
+def _score(run: Dict) -> float:
+    """A run's score (results written before scores were generic hold
+    ``map50``)."""
+    return run['score'] if 'score' in run else run['map50']
+
+
+def _curve(curve: Dict) -> List[float]:
+    return curve['score'] if 'score' in curve else curve['map50']
+
+
+def summarize(results: Dict[str, List[Dict]],
+              reference: Optional[str] = None) -> Dict[str, Dict]:
+    """Per config: mean +/- std of the score (and bbox mAP for COCO-layout
+    configs), every seed's value, step and wall time; with ``reference``,
+    the paired differences to it.
+
+    Paired differences (``paired``: this config's score minus the
+    reference's, seed by seed, over the seeds both have) compare rules on
+    the same initial network and the same batches (see
+    ``randomness.seed``); their spread is far below that of the two means.
 
     Args:
         results (dict): Config name -> the ``result.json`` of its runs.
+        reference (str, optional): Name of the config to pair with.
 
     Returns:
         dict: Config name -> summary (JSON-serialisable).
@@ -200,37 +229,67 @@ def summarize(results: Dict[str, List[Dict]]) -> Dict[str, Dict]:
     summary = {}
     for name, runs in results.items():
         runs = sorted(runs, key=lambda r: r['seed'])
+        scores = [_score(r) for r in runs]
         entry = dict(
             config=runs[0]['config'],
+            metric=runs[0].get('metric', 'mAP@0.5'),
             seeds=[r['seed'] for r in runs],
-            map50=dict(_mean_std([r['map50'] for r in runs]),
-                       per_seed=[r['map50'] for r in runs]),
+            score=dict(_mean_std(scores), per_seed=scores),
             step_time=statistics.fmean(r['step_time'] for r in runs
                                        if r['step_time'] is not None)
             if any(r['step_time'] is not None for r in runs) else None,
             wall_s=statistics.fmean(r['wall_s'] for r in runs),
-            curves=[r['curve'] for r in runs])
+            curves=[dict(epochs=r['curve']['epochs'],
+                         score=_curve(r['curve'])) for r in runs])
         if all(r.get('bbox_map') is not None for r in runs):
             entry['bbox_map'] = dict(
                 _mean_std([r['bbox_map'] for r in runs]),
                 per_seed=[r['bbox_map'] for r in runs])
         summary[name] = entry
+    if reference is not None:
+        if reference not in summary:
+            raise ValueError(f'reference={reference!r} has no finished run; '
+                             f'allowed values: {sorted(summary)}')
+        ref = dict(zip(summary[reference]['seeds'],
+                       summary[reference]['score']['per_seed']))
+        for name, entry in summary.items():
+            pairs = [(s, v - ref[s]) for s, v in zip(
+                entry['seeds'], entry['score']['per_seed']) if s in ref]
+            if name != reference and pairs:
+                diffs = [d for _, d in pairs]
+                entry['paired'] = dict(
+                    _mean_std(diffs), reference=reference,
+                    seeds=[s for s, _ in pairs], per_seed=diffs)
     return summary
 
 
 def format_markdown(summary: Dict[str, Dict], command: str = '') -> str:
     """The summary as a Markdown table (mean +/- sample std over seeds)."""
     has_bbox = any('bbox_map' in e for e in summary.values())
-    head = ['config', 'seeds', 'mAP@0.5 (mean ± std)', 'per seed']
+    has_paired = any('paired' in e for e in summary.values())
+    metric = next(iter(summary.values()))['metric'] if summary else 'score'
+    head = ['config', 'seeds', f'{metric} (mean ± std)', 'per seed']
+    if has_paired:
+        reference = next(e['paired']['reference'] for e in summary.values()
+                         if 'paired' in e)
+        head.append(f'paired diff. to `{reference}` (mean ± std)')
     if has_bbox:
         head.append('bbox mAP (mean ± std)')
     head += ['step (s)', 'wall / run (min)']
+    digits = 2 if metric.endswith('(%)') else 3
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '|'.join(['---'] * 2 + ['---:'] * (len(head) - 2)) + '|']
     for name, e in summary.items():
         row = [f'`{name}`', ' '.join(map(str, e['seeds'])),
-               f"{e['map50']['mean']:.3f} ± {e['map50']['std']:.3f}",
-               ' / '.join(f'{v:.3f}' for v in e['map50']['per_seed'])]
+               f"{e['score']['mean']:.{digits}f} ± "
+               f"{e['score']['std']:.{digits}f}",
+               ' / '.join(f'{v:.{digits}f}' for v in e['score']['per_seed'])]
+        if has_paired:
+            p = e.get('paired')
+            row.append(f"{p['mean']:+.{digits}f} ± {p['std']:.{digits}f} ("
+                       + ' / '.join(f'{v:+.{digits}f}'
+                                    for v in p['per_seed']) + ')'
+                       if p else '-')
         if has_bbox:
             b = e.get('bbox_map')
             row.append(f"{b['mean']:.3f} ± {b['std']:.3f}" if b else '-')
@@ -244,25 +303,26 @@ def format_markdown(summary: Dict[str, Dict], command: str = '') -> str:
 
 
 def plot_summary(summary: Dict[str, Dict], path: str) -> None:
-    """A PNG: mAP@0.5 bars with std error bars, and the mean mAP-per-epoch
+    """A PNG: score bars with std error bars, and the mean score-per-epoch
     curve of every config (shaded: min-max over seeds)."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     names = list(summary)
+    metric = summary[names[0]]['metric']
     fig = Figure(figsize=(13, 5))
     FigureCanvasAgg(fig)
     bars, curves = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    means = [summary[n]['map50']['mean'] for n in names]
-    stds = [summary[n]['map50']['std'] for n in names]
+    means = [summary[n]['score']['mean'] for n in names]
+    stds = [summary[n]['score']['std'] for n in names]
     x = np.arange(len(names))
     bars.bar(x, means, yerr=stds, capsize=4, color='tab:blue', alpha=0.8)
     for i, name in enumerate(names):
-        per_seed = summary[name]['map50']['per_seed']
+        per_seed = summary[name]['score']['per_seed']
         bars.scatter([i] * len(per_seed), per_seed, color='k', s=8, zorder=3)
     bars.set_xticks(x, names, rotation=30, ha='right', fontsize=7)
-    bars.set_ylabel('mAP@0.5 (mean ± std over seeds)')
-    bars.set_title('Final mAP@0.5')
+    bars.set_ylabel(f'{metric} (mean ± std over seeds)')
+    bars.set_title(f'Final {metric}')
     bars.grid(axis='y', alpha=0.3)
     for name in names:
         runs = [c for c in summary[name]['curves'] if c['epochs']]
@@ -270,13 +330,13 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
             continue
         length = min(len(c['epochs']) for c in runs)
         epochs = runs[0]['epochs'][:length]
-        values = np.array([c['map50'][:length] for c in runs])
+        values = np.array([c['score'][:length] for c in runs])
         curves.plot(epochs, values.mean(0), marker='o', markersize=3,
                     label=name)
         curves.fill_between(epochs, values.min(0), values.max(0), alpha=0.15)
     curves.set_xlabel('epoch')
-    curves.set_ylabel('validation mAP@0.5 (mean over seeds)')
-    curves.set_title('mAP per epoch')
+    curves.set_ylabel(f'validation {metric} (mean over seeds)')
+    curves.set_title(f'{metric} per epoch')
     curves.grid(alpha=0.3)
     if curves.lines:
         curves.legend(fontsize=6)
@@ -313,7 +373,8 @@ def compare(configs: Sequence[str],
             command: str = '',
             log: Callable[[str], None] = print,
             train: bool = True,
-            jobs: int = 1) -> Dict[str, Dict]:
+            jobs: int = 1,
+            reference: Optional[str] = None) -> Dict[str, Dict]:
     """Train and evaluate every config x seed, skipping finished runs and
     resuming interrupted ones; write the summary files.
 
@@ -329,6 +390,9 @@ def compare(configs: Sequence[str],
         jobs (int): Runs trained at once, each in its own process (on a
             GPU they share it; on CPU give each ``OMP_NUM_THREADS`` cores).
             Defaults to 1.
+        reference (str, optional): Config (path or name) that the summary
+            pairs every other config with, seed by seed (see
+            :func:`summarize`). Defaults to None.
 
     Returns:
         dict: The summary (also in ``work_dir/summary.json``).
@@ -336,6 +400,11 @@ def compare(configs: Sequence[str],
     if jobs < 1:
         raise ValueError(f'jobs must be >= 1, got jobs={jobs}')
     names = [config_name(c) for c in configs]
+    if reference is not None:
+        reference = config_name(reference)
+        if reference not in names:
+            raise ValueError(f'reference={reference!r} is not among the '
+                             f'configs; allowed values: {names}')
     if len(set(names)) != len(names):
         raise ValueError(f'configs must have distinct file names, got {names}')
     if len(set(seeds)) != len(seeds):
@@ -382,13 +451,14 @@ def compare(configs: Sequence[str],
         left = total - len(walls)
         # ``jobs`` runs share the machine: a run's wall time / jobs per run
         eta = statistics.fmean(walls) * left / min(jobs, max(left, 1))
-        log(f'    {config_name(config)} seed {result["seed"]}: mAP@0.5 '
-            f'{result["map50"]:.4f}, {wall / 60:.1f} min; {left} left, '
+        log(f'    {config_name(config)} seed {result["seed"]}: '
+            f'{result["metric"]} {result["score"]:.4f}, {wall / 60:.1f} min;'
+            f' {left} left, '
             f'ETA {_format_eta(eta)}')
-        _write_summary(work_dir, results, command)
+        _write_summary(work_dir, results, command, reference)
 
     _run_children(pending, jobs, started, finished)
-    return _write_summary(work_dir, results, command)
+    return _write_summary(work_dir, results, command, reference)
 
 
 BUSY_EXIT_CODE = 75  # the child found its run dir locked (EX_TEMPFAIL)
@@ -451,11 +521,13 @@ def _in_main_thread() -> bool:
 
 
 def _write_summary(work_dir: str, results: Dict[str, List[Dict]],
-                   command: str) -> Dict[str, Dict]:
+                   command: str,
+                   reference: Optional[str] = None) -> Dict[str, Dict]:
     done = {n: r for n, r in results.items() if r}
     if not done:
         return {}
-    summary = summarize(done)
+    summary = summarize(
+        done, reference if reference in done else None)
     _write_json(osp.join(work_dir, 'summary.json'), summary)
     _write_text(osp.join(work_dir, 'summary.md'),
                 format_markdown(summary, command))

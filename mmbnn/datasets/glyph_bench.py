@@ -135,7 +135,7 @@ def _crop(rng: np.random.Generator, photo: np.ndarray, h: int,
                       interpolation=cv2.INTER_AREA)
 
 
-def _background(rng: np.random.Generator, photos: Sequence[str],
+def photo_background(rng: np.random.Generator, photos: Sequence[str],
                 size: int) -> np.ndarray:
     img = _crop(rng, _photo(photos[rng.integers(len(photos))]), size, size)
     # colour, contrast and brightness jitter
@@ -154,7 +154,7 @@ def _background(rng: np.random.Generator, photos: Sequence[str],
     return np.clip(img, 0, 255)
 
 
-def _paste(rng: np.random.Generator, img: np.ndarray, alpha: np.ndarray,
+def paste_glyph(rng: np.random.Generator, img: np.ndarray, alpha: np.ndarray,
            x: int, y: int, photos: Sequence[str]) -> None:
     """Composite a glyph filled with a photographic texture in a colour
     that contrasts with the background under it."""
@@ -186,7 +186,7 @@ def render_scene(rng: np.random.Generator, split: str, size: int,
         pixel-edge boxes around each labeled glyph's ink.
     """
     photos, fonts = PHOTOS[split], FONTS[split]
-    img = _background(rng, photos, size)
+    img = photo_background(rng, photos, size)
     num_objects = int(rng.integers(3, max_objects + 1))
     num_distractors = int(rng.integers(2, 6))
     kinds = [True] * num_objects + [False] * num_distractors
@@ -214,7 +214,7 @@ def render_scene(rng: np.random.Generator, split: str, size: int,
         else:
             continue
         placed.append(box)
-        _paste(rng, img, alpha, x, y, photos)
+        paste_glyph(rng, img, alpha, x, y, photos)
         if labeled:
             objects.append((label, box))
     img += rng.normal(0, 4, img.shape)  # sensor noise

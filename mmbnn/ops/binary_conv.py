@@ -158,17 +158,21 @@ class BinaryConv(nn.Conv2d):
     def binary_weight(self) -> Tensor:
         """The weight used in the forward pass: ``alpha * sign(W)`` (or W).
 
-        With a progressive rule, the rule acts on ``W / mean|W|`` (per output
-        channel, no gradient through the normaliser) before the scaling, so
-        its continuous entries ``clip(W / mean|W|)`` live on the same scale as
-        its binary ones (Kaiming-initialised weights are ~30x smaller than
-        +-1); with ``weight_scaling='none'`` it acts on ``W`` itself.
+        With a progressive rule, the rule acts on the latent weights ``W``
+        (``weight_input='latent'``, the papers' form) or on ``W / mean|W|``
+        (``'normalized'``: per output channel, no gradient through the
+        normaliser, so its continuous entries ``clip(W / mean|W|)`` live on
+        the same scale as its binary ones; Kaiming-initialised weights are
+        ~30x smaller than +-1), then the scale applies.
         """
         if not self.binarize_weight:
             return self.weight
         if self.progressive is not None:
             if self.weight_scaling == 'none':
                 return self.progressive.binarize_weight(self.weight)
+            if self.progressive.weight_input == 'latent':
+                return self.progressive.binarize_weight(
+                    self.weight) * self.weight_scale()
             norm = self._mean_abs_weight().detach().clamp_min(1e-12)
             weight = self.progressive.binarize_weight(self.weight / norm)
             return weight * self.weight_scale()

@@ -143,6 +143,8 @@ class StoMPPHook(Hook):
                 len(names), begin, end, self.order, window)
         ]
         self.seed = int(getattr(runner, 'seed', 0) or 0)
+        for index, layer in enumerate(self.layers.values()):
+            layer.seed_scores(self.seed, index)
         last = runner.max_iters - 1
         unfinished = [
             name for name, (p_w, p_a) in zip(names, self.fractions(last))

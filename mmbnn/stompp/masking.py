@@ -18,7 +18,12 @@ Each binarized tensor ``u`` becomes ``M * sign(u) + (1 - M) * clip(u, -1,
 Randomness is counter-based: the masks of iteration ``t`` come from a
 generator seeded with ``(seed, layer index, t)``, so a resumed run draws the
 same masks as an uninterrupted one without saving generator state, and every
-rank draws the same weight masks.
+rank draws the same weight masks. The initial scores are drawn by the hook
+from ``(seed, layer index)`` at the start of training (:meth:`StoMPPMasking.
+seed_scores`), never from the global random state: building a StoMPP model
+consumes no global random numbers, so with the same seed it starts from the
+same initial weights, and sees the same batches, as the STE or SURGE model
+it is compared with.
 """
 from typing import List, Optional
 
@@ -32,6 +37,7 @@ from ..utils import check_choice
 ACT_MASKS = ('element', 'channel')
 EVAL_ACTS = ('expected', 'sign', 'clip')
 WEIGHT_GRADS = ('clip', 'identity')
+WEIGHT_INPUTS = ('latent', 'normalized')
 
 
 class _MaskedBinarize(torch.autograd.Function):
@@ -123,6 +129,15 @@ class StoMPPMasking(nn.Module):
             Gaussian weights lie beyond +-1, where ``'clip'`` never updates
             them again; ``'identity'`` keeps them learning, like the latent
             weights of the plain STE. Defaults to ``'clip'``.
+        weight_input (str): What the rule binarizes. ``'latent'``: the
+            latent weights ``W`` themselves, ``M * sign(W) + (1 - M) *
+            clip(W, -1, 1)`` (the papers' form, where almost no entry of a
+            standard initialization saturates), then times the conv's
+            weight scale if it has one. ``'normalized'``: ``W / mean|W|``
+            per output channel (continuous and binary entries on one scale,
+            but about 42% of Gaussian entries beyond +-1), then times the
+            scale. With ``weight_scaling='none'`` both are ``W``.
+            Defaults to ``'latent'``.
     """
 
     def __init__(self,
@@ -131,7 +146,8 @@ class StoMPPMasking(nn.Module):
                  act_mask: str = 'element',
                  ste_on_frozen: Optional[str] = None,
                  eval_act: str = 'expected',
-                 weight_grad: str = 'clip') -> None:
+                 weight_grad: str = 'clip',
+                 weight_input: str = 'latent') -> None:
         super().__init__()
         if refresh_rate < 0:
             raise ValueError(
@@ -144,11 +160,18 @@ class StoMPPMasking(nn.Module):
         self.eval_act = check_choice('eval_act', eval_act, EVAL_ACTS)
         self.weight_grad = check_choice('weight_grad', weight_grad,
                                         WEIGHT_GRADS)
+        self.weight_input = check_choice('weight_input', weight_input,
+                                         WEIGHT_INPUTS)
         # p = 1 until a StoMPPHook says otherwise: a model built for
         # inference, without the hook, is the hard-binary network.
         self.register_buffer('p_weight', torch.tensor(1.0))
         self.register_buffer('p_act', torch.tensor(1.0))
-        self.register_buffer('scores', torch.rand(weight_shape))
+        # drawn from (seed, layer index) by seed_scores() when training
+        # starts; a private generator here keeps the global state untouched
+        self.register_buffer(
+            'scores', torch.rand(weight_shape,
+                                 generator=torch.Generator().manual_seed(0)))
+        self.register_buffer('scores_seeded', torch.tensor(False))
         # set by the hook each iteration (derived from runner.iter)
         self.layer_index, self.step, self.seed = 0, 0, 0
         self.rank = 0
@@ -161,6 +184,24 @@ class StoMPPMasking(nn.Module):
         self.rank, self._calls = rank, 0
         self.p_weight.fill_(p_weight)
         self.p_act.fill_(p_act)
+
+    @torch.no_grad()
+    def seed_scores(self, seed: int, layer_index: int) -> bool:
+        """Draw the initial weight scores from ``(seed, layer_index)``,
+        once: a layer whose (checkpointed) scores were already seeded keeps
+        them, so a resumed run continues with its own.
+
+        Returns:
+            bool: Whether the scores were drawn now.
+        """
+        if bool(self.scores_seeded):
+            return False
+        gen = torch.Generator(device=self.scores.device)
+        gen.manual_seed(_seed(seed, layer_index, -1))
+        self.scores.copy_(torch.rand(self.scores.shape, generator=gen,
+                                     device=self.scores.device))
+        self.scores_seeded.fill_(True)
+        return True
 
     def _generator(self, device, *extra: int) -> torch.Generator:
         gen = torch.Generator(device=device)
@@ -241,4 +282,5 @@ class StoMPPMasking(nn.Module):
     def extra_repr(self) -> str:
         return (f'refresh_rate={self.refresh_rate}, act_mask={self.act_mask}'
                 f', ste_on_frozen={self.ste_on_frozen}, '
-                f'eval_act={self.eval_act}, weight_grad={self.weight_grad}')
+                f'eval_act={self.eval_act}, weight_grad={self.weight_grad}, '
+                f'weight_input={self.weight_input}')

@@ -159,8 +159,15 @@ class SURGECompensator(nn.Module):
         self.scale_aux_grad = scale_aux_grad
         self.weight: Optional[nn.Parameter] = None
         if aux_weight == 'separate':
-            self.weight = nn.Parameter(torch.empty(weight_shape))
-            nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+            self.weight = nn.Parameter(torch.zeros(weight_shape))
+            if aux_init == 'kaiming':
+                # a private generator: building SURGE consumes no global
+                # random numbers, so seed k gives the model the same initial
+                # weights (and batches) as under STE
+                bound = (6 / ((1 + 5) * self.weight[0].numel()))**0.5
+                gen = torch.Generator().manual_seed(torch.initial_seed())
+                with torch.no_grad():
+                    self.weight.uniform_(-bound, bound, generator=gen)
         # State saved in checkpoints, so a resumed run continues with it.
         self.register_buffer('eta', torch.tensor(float(eta)))
         self.register_buffer('last_lambda', torch.tensor(0.0))

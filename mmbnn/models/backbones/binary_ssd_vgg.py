@@ -32,7 +32,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ...utils import check_choice
-from .bireal_resnet import BLOCK_ACTS, _build_block_act
+from ..layers import BLOCK_ACTS, build_block_act, check_signed_inputs
 
 # convs per stage of VGG-16 (mmcv's VGG layout)
 VGG16_STAGE_CONVS = (2, 2, 3, 3, 3)
@@ -58,7 +58,7 @@ class ConvPostProcess(nn.Module):
                  norm_cfg: ConfigType, act: str) -> None:
         super().__init__()
         self.bn = build_norm_layer(norm_cfg, out_channels)[1]
-        self.act = _build_block_act(act, out_channels)
+        self.act = build_block_act(act, out_channels)
         self.repeats = 0
         if shortcut == 'repeat' and out_channels % in_channels == 0:
             self.repeats = out_channels // in_channels
@@ -158,6 +158,7 @@ class BinarySSDVGG(BaseModule):
         add_conv(in_ch, fc_ch, 3, padding=6, dilation=6)
         add_conv(fc_ch, fc_ch, 1)
         self.features = nn.Sequential(*layers)
+        check_signed_inputs(self, act, 'act')
         if max(self.out_feature_indices) >= len(self.features):
             raise ValueError(
                 f'out_feature_indices={self.out_feature_indices}; indices '

@@ -1,0 +1,6 @@
+# faster_rcnn_resnet18_ste_bench.py at backbone width 32 (the width of the
+# GlyphCls-pretrained backbones), from scratch.
+_base_ = './faster_rcnn_resnet18_ste_bench.py'
+model = dict(
+    backbone=dict(base_channels=32),
+    neck=dict(in_channels=[32, 64, 128, 256]))
