@@ -46,11 +46,25 @@ def test_config_builds(config, mmdet_scope):
     if '_fp_' in osp.basename(config):
         assert binary == []
         return
-    if isinstance(model, SingleStageDetector):
+    if config.startswith('configs/cls/'):
+        _check_binary_classifier(model, binary, cfg.model.backbone)
+    elif isinstance(model, SingleStageDetector):
         _check_binary_ssd(model, binary, config)
     else:
         _check_binary_faster_rcnn(model, binary, cfg.model.backbone.depth,
                                   '_binrpn_' in osp.basename(config))
+
+
+def _check_binary_classifier(model, binary, backbone_cfg):
+    depth = backbone_cfg.depth
+    assert len(binary) == {18: 16, 34: 32, 50: 48}[depth]
+    assert all(n.startswith('backbone.layer') for n in binary)
+    real = _real_convs(model, binary)
+    assert real[0] == 'backbone.conv1'
+    assert all(n.endswith('downsample.0') for n in real[1:])
+    weight_only = backbone_cfg.conv_cfg.get('binarize_act') is False
+    for name in binary:
+        assert model.get_submodule(name).binarize_act != weight_only
 
 
 def _real_convs(model, binary):

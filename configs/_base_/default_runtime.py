@@ -3,3 +3,6 @@
 _base_ = 'mmdet::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmbnn'], allow_failed_imports=False)
+# checkpoints carry the random state, so a resumed run draws the
+# augmentations the uninterrupted one would have drawn
+default_hooks = dict(rng_state=dict(type='RNGStateHook'))

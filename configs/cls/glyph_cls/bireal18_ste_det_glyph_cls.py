@@ -1,5 +1,5 @@
-# Pretraining for detection transfer: BiRealResNet-18 with the ImageNet-
-# style stem at width 32 on GlyphCls upscaled to 64 px (the backbone of
+# Pretraining for detection transfer: BiRealResNet-18 with the ImageNet- style
+# stem at width 32 on GlyphCls upscaled to 64 px (the backbone of
 # configs/bench/faster_rcnn_bireal18_ste_glyphcls_bench.py).
 _base_ = './bireal18_ste_glyph_cls.py'
 model = dict(backbone=dict(base_channels=32, stem_type='imagenet'))

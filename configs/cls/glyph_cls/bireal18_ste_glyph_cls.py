@@ -1,5 +1,5 @@
-# BiRealResNet-18 (CIFAR stem, width 8) on GlyphCls, clipped STE, from
-# scratch; the schedule of the vanilla ResNets.
+# BiRealResNet-18 (CIFAR stem, width 8) on GlyphCls, clipped STE, from scratch;
+# the schedule of the vanilla ResNets.
 _base_ = [
     '../../_base_/models/cls_bireal_resnet18.py',
     '../../_base_/datasets/glyph_cls.py',

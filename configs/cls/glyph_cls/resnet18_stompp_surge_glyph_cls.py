@@ -1,5 +1,5 @@
-# StoMPP + SURGE: StoMPP's progression with the clipped STE on frozen
-# entries, and SURGE's auxiliary branch on every binary conv.
+# StoMPP + SURGE: StoMPP's progression with the clipped STE on frozen entries,
+# and SURGE's auxiliary branch on every binary conv.
 _base_ = ['./resnet18_stompp_glyph_cls.py', '../../_base_/surge.py']
 model = {{_base_.stompp_surge_backbone_overrides}}
 custom_hooks = [

@@ -1,0 +1,3 @@
+# bireal18_ste_minimal_cifar10.py at depth 34.
+_base_ = './bireal18_ste_minimal_cifar10.py'
+model = dict(backbone=dict(depth=34))

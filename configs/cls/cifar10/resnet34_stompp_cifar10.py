@@ -1,0 +1,3 @@
+# resnet18_stompp_cifar10.py at depth 34.
+_base_ = './resnet18_stompp_cifar10.py'
+model = dict(backbone=dict(depth=34))

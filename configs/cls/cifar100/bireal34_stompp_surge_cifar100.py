@@ -1,0 +1,3 @@
+# bireal18_stompp_surge_cifar100.py at depth 34.
+_base_ = './bireal18_stompp_surge_cifar100.py'
+model = dict(backbone=dict(depth=34))

@@ -1,0 +1,3 @@
+# resnet18_fp_cifar100.py at depth 34.
+_base_ = './resnet18_fp_cifar100.py'
+model = dict(backbone=dict(depth=34))

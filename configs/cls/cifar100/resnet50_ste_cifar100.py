@@ -1,0 +1,3 @@
+# resnet18_ste_cifar100.py at depth 50.
+_base_ = './resnet18_ste_cifar100.py'
+model = dict(backbone=dict(depth=50))

@@ -1,0 +1,4 @@
+# StoMPP with the clipped STE on the frozen entries.
+_base_ = './bireal18_stompp_imagenet.py'
+model = dict(
+    backbone=dict(conv_cfg=dict(progressive=dict(ste_on_frozen='clipped'))))

@@ -1,0 +1,3 @@
+# resnet18_stompp_imagenet.py at depth 50.
+_base_ = './resnet18_stompp_imagenet.py'
+model = dict(backbone=dict(depth=50))
