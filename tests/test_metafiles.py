@@ -37,7 +37,8 @@ def test_every_config_is_listed_once_and_every_entry_exists():
             assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
             assert model['Metadata']['Training Data']
             for result in model.get('Results', []):
-                assert result['Task'] == 'Object Detection'
+                assert result['Task'] in ('Object Detection',
+                                          'Image Classification')
                 (value, ) = result['Metrics'].values()
                 assert 0 <= value <= 100
             listed.append(model['Config'])

@@ -153,3 +153,25 @@ class BinaryPretrainedInit:
                   f'{self.checkpoint}', logger='current')
         load_binary_backbone(module, self.checkpoint, self.prefix,
                              self.allow_unfinished, self.map_location)
+
+
+class BinaryPretrainedMixin:
+    """Apply a ``BinaryPretrained`` entry of ``init_cfg`` after every other
+    initializer and the children's ``init_weights`` (mmengine does so for
+    its own ``Pretrained`` type only). Mixed into mmbnn's binary backbones,
+    before ``BaseModule``."""
+
+    def init_weights(self) -> None:
+        cfgs = self.init_cfg
+        cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs or [])
+        late = [c for c in cfgs if c.get('type') == 'BinaryPretrained']
+        if not late or self._is_init:
+            super().init_weights()
+            return
+        self.init_cfg = [c for c in cfgs if c not in late] or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = cfgs
+        from mmengine.model import initialize
+        initialize(self, late)

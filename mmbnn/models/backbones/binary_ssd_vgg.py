@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ...utils import check_choice
 from ..layers import BLOCK_ACTS, build_block_act, check_signed_inputs
+from ..weight_init import BinaryPretrainedMixin
 
 # convs per stage of VGG-16 (mmcv's VGG layout)
 VGG16_STAGE_CONVS = (2, 2, 3, 3, 3)
@@ -75,7 +76,7 @@ class ConvPostProcess(nn.Module):
 
 
 @MODELS.register_module()
-class BinarySSDVGG(BaseModule):
+class BinarySSDVGG(BinaryPretrainedMixin, BaseModule):
     """Binary VGG-16 backbone for SSD with ``SSDVGG``'s outputs.
 
     Outputs (for a 300x300 input): conv4_3 (``8 * base_channels`` = 512

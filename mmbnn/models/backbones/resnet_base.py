@@ -9,17 +9,20 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import build_block_act, build_stem
+from ..weight_init import BinaryPretrainedMixin
 
 #: builds one block: ``(in_channels, planes, stride) -> (block, out_channels)``
 BlockBuilder = Callable[[int, int, int], Tuple[nn.Module, int]]
 
 
-class ResNetStagesBase(BaseModule):
+class ResNetStagesBase(BinaryPretrainedMixin, BaseModule):
     """A ResNet body: ``stem -> layer1 .. layerN``, returning the stages of
     ``out_indices`` (mmdet ``ResNet``'s interface, so FPN and the RoI heads
     take it as they take mmdet's).
 
-    Subclasses build their blocks through :meth:`_make_stages`.
+    Subclasses build their blocks through :meth:`_make_stages`. A
+    ``BinaryPretrained`` init_cfg is applied last
+    (:class:`~mmbnn.models.weight_init.BinaryPretrainedMixin`).
 
     Args:
         in_channels (int): Image channels.
@@ -101,24 +104,6 @@ class ResNetStagesBase(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def init_weights(self) -> None:
-        """mmengine's initialization, with a ``BinaryPretrained`` init_cfg
-        applied last (after the other initializers and the children's), as
-        mmengine applies ``Pretrained``."""
-        cfgs = self.init_cfg
-        cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs or [])
-        late = [c for c in cfgs if c.get('type') == 'BinaryPretrained']
-        if not late or self._is_init:
-            super().init_weights()
-            return
-        self.init_cfg = [c for c in cfgs if c not in late] or None
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = cfgs
-        from mmengine.model import initialize
-        initialize(self, late)
 
     def train(self, mode: bool = True) -> 'ResNetStagesBase':
         super().train(mode)
