@@ -1,8 +1,9 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-"""Complexity of an mmdet detector: the one forward pass the count runs on a
-dummy image (through the data preprocessor, the tensor-mode forward and, for
-a two-stage detector, a fixed number of proposals), the default image size
-from a config's test pipeline, and the config-to-count entry point."""
+"""Complexity of an mmdet detector or an mmbnn image classifier: the one
+forward pass the count runs on a dummy image (through the data
+preprocessor, the tensor-mode forward and, for a two-stage detector, a fixed
+number of proposals), the default image size from a config's pipelines, and
+the config-to-count entry point."""
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -53,8 +54,15 @@ def detector_forward(shape: Sequence[int],
         from mmdet.models.detectors import TwoStageDetector
         from mmdet.structures import DetDataSample
         from mmengine.structures import InstanceData
+
+        from ...models import ImageClassifier
         gen = torch.Generator().manual_seed(0)
         image = torch.rand(3, height, width, generator=gen) * 255
+        if isinstance(model, ImageClassifier):  # backbone, pooling, fc
+            inputs = model.data_preprocessor(dict(inputs=[image]),
+                                             False)['inputs']
+            model(inputs)
+            return tuple(inputs.shape), None
         sample = DetDataSample(metainfo=dict(
             img_shape=(height, width), ori_shape=(height, width),
             scale_factor=(1.0, 1.0)))
@@ -82,28 +90,43 @@ def detector_forward(shape: Sequence[int],
     return run
 
 
+# classification transforms whose ``size`` is the network's input size
+_SIZED_STEPS = ('ClsCenterCrop', 'ClsRandomCrop', 'ClsRandomResizedCrop',
+                'ResizeShortEdge')
+
+
 def _find_resize_scale(pipeline: Optional[Sequence[dict]]
                        ) -> Optional[Tuple[int, int]]:
     for step in pipeline or []:
-        if str(step.get('type', '')).split('.')[-1] == 'Resize' and \
-                step.get('scale') is not None:
+        kind = str(step.get('type', '')).split('.')[-1]
+        if kind == 'Resize' and step.get('scale') is not None:
             scale = step['scale']
             if isinstance(scale, int):
                 return scale, scale
             return int(scale[1]), int(scale[0])  # mmdet scale is (w, h)
+    sizes = [step['size'] for step in pipeline or []
+             if str(step.get('type', '')).split('.')[-1] in _SIZED_STEPS]
+    if sizes:  # the last sized step of a classification pipeline
+        size = sizes[-1]
+        return (size, size) if isinstance(size, int) else tuple(size)
     return None
+
+
+def _pipeline(dataloader: dict) -> Optional[Sequence[dict]]:
+    dataset = dataloader.get('dataset', {})
+    while isinstance(dataset, dict) and 'pipeline' not in dataset and \
+            'dataset' in dataset:  # dataset wrappers
+        dataset = dataset['dataset']
+    return dataset.get('pipeline') if isinstance(dataset, dict) else None
 
 
 def default_input_shape(cfg: Config) -> Tuple[int, int]:
     """``(H, W)`` from the ``scale`` of the config's test-time ``Resize``
-    (the largest image the test pipeline produces), else
-    :data:`FALLBACK_SHAPE`."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    while isinstance(dataset, dict) and 'pipeline' not in dataset and \
-            'dataset' in dataset:  # dataset wrappers
-        dataset = dataset['dataset']
-    for pipeline in (dataset.get('pipeline') if isinstance(dataset, dict)
-                     else None, cfg.get('test_pipeline')):
+    (the largest image the test pipeline produces) or, for a classifier, the
+    size of its test (else training) crop, else :data:`FALLBACK_SHAPE`."""
+    for pipeline in (_pipeline(cfg.get('test_dataloader', {})),
+                     cfg.get('test_pipeline'),
+                     _pipeline(cfg.get('train_dataloader', {}))):
         shape = _find_resize_scale(pipeline)
         if shape is not None:
             return shape
