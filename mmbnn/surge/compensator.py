@@ -27,6 +27,7 @@ import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
+from ..engine.optim_wrapper import mark_training_only
 from ..utils import check_choice
 
 LAMBDA_MODES = ('adaptive', 'fixed', 'ema')
@@ -159,7 +160,10 @@ class SURGECompensator(nn.Module):
         self.scale_aux_grad = scale_aux_grad
         self.weight: Optional[nn.Parameter] = None
         if aux_weight == 'separate':
-            self.weight = nn.Parameter(torch.zeros(weight_shape))
+            # clipped apart from the shared parameters by
+            # SeparateClipOptimWrapper
+            self.weight = mark_training_only(
+                nn.Parameter(torch.zeros(weight_shape)))
             if aux_init == 'kaiming':
                 # a private generator: building SURGE consumes no global
                 # random numbers, so seed k gives the model the same initial

@@ -12,8 +12,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
          eta_min_ratio=0.05, convert_to_iter_based=True)
 ]
+# SeparateClipOptimWrapper: the clipping norm covers the shared
+# parameters only (SURGE's training-only W_a are clipped apart), so every
+# training rule takes the same clipped step on them
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SeparateClipOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
     clip_grad=dict(max_norm=35, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
