@@ -1,7 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Side-by-side training-step benchmark of several configs (FP, STE, SURGE,
-...): one process, one batch, steps interleaved round-robin so machine noise
-hits every config alike; ratios are what to read."""
+...) of detectors or image classifiers: one process, one batch, steps
+interleaved round-robin so machine noise hits every config alike; ratios
+are what to read."""
 import statistics
 import time
 from contextlib import contextmanager
@@ -90,6 +91,23 @@ class _Case:
                                                    self.optimizer))
 
 
+def _batch(model, batch_size: int, h: int, w: int) -> dict:
+    """One training batch: random images with class labels for an
+    ``ImageClassifier``, with 3 random boxes each for a detector."""
+    from ..models import ImageClassifier
+    if isinstance(model, ImageClassifier):
+        from mmengine.structures import BaseDataElement
+        images = torch.randint(0, 256, (batch_size, 3, h, w),
+                               dtype=torch.uint8)
+        labels = torch.randint(model.num_classes, (batch_size, 1))
+        return dict(inputs=list(images),
+                    data_samples=[BaseDataElement(gt_label=label)
+                                  for label in labels])
+    from mmdet.testing import demo_mm_inputs
+    return demo_mm_inputs(batch_size, [[3, h, w]] * batch_size,
+                          num_items=[3] * batch_size, num_classes=4)
+
+
 def benchmark_training(configs: Dict[str, str],
                        batch_size: int = 8,
                        image_size: Union[int, Tuple[int, int]] = 128,
@@ -115,15 +133,12 @@ def benchmark_training(configs: Dict[str, str],
         + tensors saved for backward), and ``time_ratio`` /
         ``memory_ratio`` to ``reference``.
     """
-    from mmdet.testing import demo_mm_inputs
     init_default_scope('mmdet')
-    torch.manual_seed(0)
     h, w = (image_size, image_size) if isinstance(image_size,
                                                   int) else image_size
-    packed = demo_mm_inputs(
-        batch_size, [[3, h, w]] * batch_size,
-        num_items=[3] * batch_size, num_classes=4)
     cases = [_Case(name, cfg, device) for name, cfg in configs.items()]
+    torch.manual_seed(0)
+    packed = _batch(cases[0].model, batch_size, h, w)
     for i in range(warmup + steps):
         for case in cases:
             case.step(packed)

@@ -84,24 +84,24 @@ def test_summary_equals_the_runs_logged_metrics(finished):
             # MMEngine logged for the same weights
             logged, epochs = _last_logged_map(path)
             assert epochs == [1, 2]
-            assert result['map50'] == pytest.approx(logged, abs=1e-6)
+            assert result['score'] == pytest.approx(logged, abs=1e-6)
             assert result['curve']['epochs'] == [1, 2]
             assert result['step_time'] > 0 and result['wall_s'] > 0
             for plot in ('losses', 'map'):
                 with open(osp.join(path, 'plots', f'{plot}.png'), 'rb') as f:
                     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
-            per_seed.append(result['map50'])
-        assert entry['map50']['per_seed'] == per_seed
-        assert entry['map50']['mean'] == pytest.approx(
+            per_seed.append(result['score'])
+        assert entry['score']['per_seed'] == per_seed
+        assert entry['score']['mean'] == pytest.approx(
             statistics.fmean(per_seed))
-        assert entry['map50']['std'] == pytest.approx(
+        assert entry['score']['std'] == pytest.approx(
             statistics.stdev(per_seed))
     text = open(osp.join(work, 'summary.md')).read()
     assert 'Command: `compare test`' in text
     for name, entry in summary.items():
-        assert (f"| `{name}` | 0 1 | {entry['map50']['mean']:.3f} ± "
-                f"{entry['map50']['std']:.3f} |") in text
+        assert (f"| `{name}` | 0 1 | {entry['score']['mean']:.3f} ± "
+                f"{entry['score']['std']:.3f} |") in text
     with open(osp.join(work, 'summary.png'), 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     # seeds matter: the two seeds of a config trained differently
@@ -174,7 +174,7 @@ def test_parallel_jobs_overlap_and_are_all_summarized(data_root, tmp_path):
     assert max(starts) < min(ends), lines  # both ran at once
     entry = summary[osp.splitext(osp.basename(CONFIGS[1]))[0]]
     assert entry['seeds'] == [0, 1]
-    for seed, value in zip(entry['seeds'], entry['map50']['per_seed']):
+    for seed, value in zip(entry['seeds'], entry['score']['per_seed']):
         logged, _ = _last_logged_map(run_dir(work, CONFIGS[1], seed))
         assert value == pytest.approx(logged)
 
@@ -219,32 +219,57 @@ def test_killed_run_resumes_from_its_checkpoint(data_root, tmp_path):
     assert result['curve']['epochs'] == [1, 2, 3]
     assert result['invocations'] == 1  # the killed one wrote no timing
     logged, _ = _last_logged_map(path)
-    assert result['map50'] == pytest.approx(logged, abs=1e-6)
+    assert result['score'] == pytest.approx(logged, abs=1e-6)
 
 
 def test_summarize_and_markdown_without_training():
+    """Old results (``map50``) and new ones (``score``) summarize alike."""
     runs = {
         'a': [dict(config='a.py', seed=s, map50=v, bbox_map=None,
                    step_time=1.0, wall_s=60.0,
                    curve=dict(epochs=[1], map50=[v]))
               for s, v in ((1, 0.5), (0, 0.3))],
-        'b': [dict(config='b.py', seed=0, map50=0.7, bbox_map=0.4,
-                   step_time=None, wall_s=120.0,
-                   curve=dict(epochs=[1], map50=[0.7]))]
+        'b': [dict(config='b.py', seed=0, score=0.7, metric='mAP@0.5',
+                   bbox_map=0.4, step_time=None, wall_s=120.0,
+                   curve=dict(epochs=[1], score=[0.7]))]
     }
     summary = summarize(runs)
     assert summary['a']['seeds'] == [0, 1]
-    assert summary['a']['map50'] == dict(mean=pytest.approx(0.4),
+    assert summary['a']['metric'] == 'mAP@0.5'
+    assert summary['a']['score'] == dict(mean=pytest.approx(0.4),
                                          std=pytest.approx(0.1414213562),
                                          per_seed=[0.3, 0.5])
     assert 'bbox_map' not in summary['a']
     assert summary['b']['bbox_map']['mean'] == 0.4
-    assert summary['b']['map50']['std'] == 0.0
+    assert summary['b']['score']['std'] == 0.0
     text = format_markdown(summary)
     assert '| `a` | 0 1 | 0.400 ± 0.141 | 0.300 / 0.500 | - | 1.00 | 1.0 |' \
         in text
     assert '| `b` | 0 | 0.700 ± 0.000 | 0.700 | 0.400 ± 0.000 | - | 2.0 |' \
         in text
+
+
+def test_paired_differences_to_a_reference():
+    """Seed by seed: rule minus reference over the seeds both have."""
+    def runs(name, values):
+        return [dict(config=f'{name}.py', seed=s, score=v,
+                     metric='top-1 (%)', bbox_map=None, step_time=1.0,
+                     wall_s=1.0, curve=dict(epochs=[1], score=[v]))
+                for s, v in values]
+
+    results = dict(ste=runs('ste', [(0, 50.0), (1, 60.0), (2, 55.0)]),
+                   rule=runs('rule', [(0, 53.0), (1, 61.0), (3, 99.0)]))
+    summary = summarize(results, reference='ste')
+    paired = summary['rule']['paired']
+    assert paired['seeds'] == [0, 1] and paired['per_seed'] == [3.0, 1.0]
+    assert paired['mean'] == 2.0
+    assert paired['std'] == pytest.approx(2**0.5)
+    assert 'paired' not in summary['ste']
+    text = format_markdown(summary)
+    assert 'top-1 (%) (mean ± std)' in text
+    assert '+2.00 ± 1.41 (+3.00 / +1.00)' in text
+    with pytest.raises(ValueError, match="reference='x'"):
+        summarize(results, reference='x')
 
 
 def test_a_run_dir_in_use_is_refused(tmp_path):
