@@ -226,6 +226,12 @@ def summarize(results: Dict[str, List[Dict]],
     Returns:
         dict: Config name -> summary (JSON-serialisable).
     """
+    metrics = {run.get('metric', 'mAP@0.5')
+               for runs in results.values() for run in runs}
+    if len(metrics) > 1:
+        raise ValueError(f'the configs are scored by different metrics '
+                         f'({sorted(metrics)}): compare detection and '
+                         'classification configs separately')
     summary = {}
     for name, runs in results.items():
         runs = sorted(runs, key=lambda r: r['seed'])

@@ -140,7 +140,15 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
 
     if mode == 'train':
         if args.amp:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            from ..engine import AMP_WRAPPERS
+            kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
+            if kind not in AMP_WRAPPERS and kind not in \
+                    AMP_WRAPPERS.values():
+                raise ValueError(
+                    f'--amp: optim_wrapper.type={kind!r} has no mixed-'
+                    f'precision form; allowed values: '
+                    f'{", ".join(sorted(AMP_WRAPPERS))}')
+            cfg.optim_wrapper.type = AMP_WRAPPERS.get(kind, kind)
             cfg.optim_wrapper.loss_scale = 'dynamic'
         if args.auto_scale_lr:
             if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -222,4 +222,3 @@ class CIFAR100(CIFAR10):
     test_files = ('test', )
     meta_file, meta_key, label_key = 'meta', 'fine_label_names', \
         'fine_labels'
-

@@ -136,7 +136,9 @@ def _crop(rng: np.random.Generator, photo: np.ndarray, h: int,
 
 
 def photo_background(rng: np.random.Generator, photos: Sequence[str],
-                size: int) -> np.ndarray:
+                     size: int) -> np.ndarray:
+    """A ``size x size`` crop of a random photograph with colour jitter,
+    pasted crops of other photographs and thin lines (float32 BGR)."""
     img = _crop(rng, _photo(photos[rng.integers(len(photos))]), size, size)
     # colour, contrast and brightness jitter
     img = img * rng.uniform(0.7, 1.3, 3) * rng.uniform(0.6, 1.2)
@@ -154,8 +156,9 @@ def photo_background(rng: np.random.Generator, photos: Sequence[str],
     return np.clip(img, 0, 255)
 
 
-def paste_glyph(rng: np.random.Generator, img: np.ndarray, alpha: np.ndarray,
-           x: int, y: int, photos: Sequence[str]) -> None:
+def paste_glyph(rng: np.random.Generator, img: np.ndarray,
+                alpha: np.ndarray, x: int, y: int,
+                photos: Sequence[str]) -> None:
     """Composite a glyph filled with a photographic texture in a colour
     that contrasts with the background under it."""
     h, w = alpha.shape

@@ -7,8 +7,8 @@ capital letters and the digits 2-9: ``I``/``1`` and ``O``/``0`` left out,
 which many fonts draw alike), rendered at 2x and downsampled: a random
 font, height 14-26 px, rotation up to 20 degrees and position, filled with
 a photographic texture in a colour contrasting with a crop of a
-photograph (its contrast halved), with pasted clutter, lines, and a third
-of the time a small lower-case letter beside it.
+photograph (its contrast halved), with pasted clutter, lines, and in 30%
+of the images a small lower-case letter beside it.
 
 Content comes only from files that ship inside installed packages, and
 contains none of GlyphBench's test split, so that a backbone pretrained

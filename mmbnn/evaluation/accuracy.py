@@ -65,6 +65,8 @@ class ClsAccuracy(BaseMetric):
                  int(get('gt_label').view(-1)[0])))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
+        if not results:
+            raise ValueError('ClsAccuracy: no prediction was processed')
         scores = torch.stack([r[0] for r in results])
         labels = torch.tensor([r[1] for r in results])
         topk = [k for k in self.topk if k <= scores.shape[1]]

@@ -185,6 +185,15 @@ class StoMPPMasking(nn.Module):
         self.p_weight.fill_(p_weight)
         self.p_act.fill_(p_act)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args,
+                              **kwargs) -> None:
+        # a checkpoint written before ``scores_seeded`` existed holds
+        # scores that are already the run's own: keep them
+        flag = prefix + 'scores_seeded'
+        if prefix + 'scores' in state_dict and flag not in state_dict:
+            state_dict[flag] = torch.tensor(True)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @torch.no_grad()
     def seed_scores(self, seed: int, layer_index: int) -> bool:
         """Draw the initial weight scores from ``(seed, layer_index)``,

@@ -82,8 +82,8 @@ def _write_imagenet(root, classes=('n01', 'n02'), per_class=2):
     lines = []
     for i, _ in enumerate(classes):
         name = f'ILSVRC2012_val_{i:08d}.JPEG'
-        cv2.imwrite(osp.join(root, 'val', name), np.zeros((9, 9, 3),
-                                                         np.uint8))
+        cv2.imwrite(osp.join(root, 'val', name),
+                    np.zeros((9, 9, 3), np.uint8))
         lines.append(f'{name} {i}')
     (root / 'val.txt').write_text('\n'.join(lines) + '\n')
 

@@ -57,3 +57,18 @@ def test_equals_optim_wrapper_without_training_only_parameters():
     _step(b, OptimWrapper, x)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+def test_amp_keeps_the_separate_clipping(tmp_path):
+    """``--amp`` turns SeparateClipOptimWrapper into its AMP form."""
+    import os.path as osp
+
+    from mmbnn.apis.launch import build_runner, train_parser
+
+    from ..conftest import REPO_ROOT
+    config = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
+    args = train_parser().parse_args(
+        [config, '--amp', '--work-dir', str(tmp_path)])
+    runner = build_runner(args, 'train')
+    assert runner.cfg.optim_wrapper.type == 'SeparateClipAmpOptimWrapper'
+    assert runner.cfg.optim_wrapper.loss_scale == 'dynamic'

@@ -90,7 +90,7 @@ class BiRealResNet(ResNetStagesBase):
     checkpoint='torchvision://resnet18')`` loads an ImageNet full-precision
     ResNet (the binary-only parameters stay at their init), and
     ``init_cfg=dict(type='BinaryPretrained', ...)`` a binary classifier of
-    mmbnn's (:class:`~mmbnn.models.init.BinaryPretrainedInit`).
+    mmbnn's (:class:`~mmbnn.models.weight_init.BinaryPretrainedInit`).
 
     Args:
         depth (int): 18 or 34.
@@ -159,4 +159,4 @@ class BiRealResNet(ResNetStagesBase):
                           base_channels, make_block)
         check_signed_inputs(self, block_act, 'block_act')
         if stem_act:
-            check_signed_inputs(self.layer1[0].conv1, 'relu', 'stem_act')
+            check_signed_inputs(self.layer1[0], 'relu', 'stem_act')
