@@ -7,19 +7,22 @@ re-derives the sampler's order from ``seed + epoch``; the random
 augmentations of the pipeline (``random`` / ``numpy.random`` in the main
 process when ``num_workers=0``) and any ``torch`` draw continue from
 wherever the generators stood. A resumed run therefore sees other crops
-than the uninterrupted one. This hook saves every rank's Python, NumPy and
-torch (CPU and current CUDA device) generator states into each checkpoint
-and restores its own on resume (not on a plain ``load_from``).
+than the uninterrupted one. This hook saves the Python, NumPy and torch
+(CPU and current CUDA device) generator states into each checkpoint and
+restores them on resume (not on a plain ``load_from``).
 
-Exact resume needs ``num_workers=0``: the state of dataloader worker
-processes is not saved (they are re-seeded by MMEngine when they start).
+Checkpoints are written by rank 0 alone (``Runner.save_checkpoint`` is
+master-only), so they hold rank 0's states; every rank restores them, which
+is exact when the ranks share one seed (MMEngine's default,
+``randomness.diff_rank_seed=False``) and is skipped otherwise. Exact resume
+also needs ``num_workers=0``: the state of dataloader worker processes is
+not saved (MMEngine re-seeds them when they start).
 """
 import random
 
 import numpy as np
 import torch
 from mmdet.registry import HOOKS
-from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
@@ -36,27 +39,25 @@ def _local_state() -> dict:
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Save every rank's random generator states in checkpoints and restore
-    them when a run resumes (a no-op for checkpoints without them and for
-    a run that only loads weights)."""
+    """Save the random generator states in checkpoints and restore them
+    when a run resumes (a no-op for checkpoints without them and for a run
+    that only loads weights)."""
 
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # every rank calls this hook; rank 0 writes the file
-        checkpoint[KEY] = all_gather_object(_local_state()) \
-            if get_world_size() > 1 else [_local_state()]
+        checkpoint[KEY] = _local_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = checkpoint.get(KEY)
-        if states is None or not getattr(runner, '_resume', False):
+        state = checkpoint.get(KEY)
+        if state is None or not getattr(runner, '_resume', False):
             return
-        if len(states) != get_world_size():
-            print_log(f'RNGStateHook: the checkpoint holds {len(states)} '
-                      f'ranks\' random states, this run has '
-                      f'{get_world_size()}: not restored', logger='current')
+        randomness = getattr(runner, '_randomness_cfg', None) or {}
+        if randomness.get('diff_rank_seed', False):
+            print_log('RNGStateHook: ranks have their own seeds '
+                      '(diff_rank_seed=True); random states not restored',
+                      logger='current')
             return
-        state = states[get_rank()]
         random.setstate(state['python'])
         np.random.set_state(state['numpy'])
         # Runner.resume maps tensors to the run's device: states are CPU

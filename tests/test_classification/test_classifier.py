@@ -27,14 +27,17 @@ def _build(config, **model):
     return MODELS.build(cfg.model)
 
 
-def _toy_batch(n=32, classes=4, seed=0):
+def _toy_batch(n=16, classes=4, seed=0, size=16):
     """Images whose class is the quadrant holding a bright square."""
     gen = torch.Generator().manual_seed(seed)
     labels = torch.randint(classes, (n, ), generator=gen)
-    imgs = torch.randint(0, 80, (n, 3, 32, 32), generator=gen).to(torch.uint8)
+    imgs = torch.randint(0, 80, (n, 3, size, size),
+                         generator=gen).to(torch.uint8)
+    half = size // 2
     for img, label in zip(imgs, labels):
         y, x = divmod(int(label), 2)
-        img[:, 16 * y + 4:16 * y + 12, 16 * x + 4:16 * x + 12] = 250
+        img[:, half * y + 2:half * y + half - 2,
+            half * x + 2:half * x + half - 2] = 250
     samples = [BaseDataElement(gt_label=label.view(1)) for label in labels]
     return dict(inputs=list(imgs), data_samples=samples)
 
