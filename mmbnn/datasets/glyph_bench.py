@@ -125,7 +125,7 @@ def render_glyph(char: str, font: str, height: int,
 
 
 def crop_photo_array(rng: np.random.Generator, photo: np.ndarray, h: int,
-          w: int) -> np.ndarray:
+                     w: int) -> np.ndarray:
     """A random crop of ``photo`` (random scale and flip) resized to
     ``h x w``."""
     ph, pw = photo.shape[:2]
@@ -146,7 +146,7 @@ def photo_background(rng: np.random.Generator, photos: Sequence[str],
                      size: int) -> np.ndarray:
     """A ``size x size`` crop of a random photograph with colour jitter,
     pasted crops of other photographs and thin lines (float32 BGR)."""
-    img = crop_photo_array(rng, _photo(photos[rng.integers(len(photos))]), size, size)
+    img = crop_photo(rng, photos[rng.integers(len(photos))], size, size)
     # colour, contrast and brightness jitter
     img = img * rng.uniform(0.7, 1.3, 3) * rng.uniform(0.6, 1.2)
     img += rng.uniform(-40, 40)
@@ -154,7 +154,7 @@ def photo_background(rng: np.random.Generator, photos: Sequence[str],
     for _ in range(int(rng.integers(1, 4))):
         h, w = (int(v) for v in rng.integers(12, size // 3, 2))
         y, x = (int(rng.integers(0, size - v)) for v in (h, w))
-        patch = crop_photo_array(rng, _photo(photos[rng.integers(len(photos))]), h, w)
+        patch = crop_photo(rng, photos[rng.integers(len(photos))], h, w)
         img[y:y + h, x:x + w] = 0.5 * img[y:y + h, x:x + w] + 0.5 * patch
     for _ in range(int(rng.integers(0, 4))):
         p1, p2 = rng.integers(0, size, 2), rng.integers(0, size, 2)
@@ -175,7 +175,7 @@ def paste_glyph(rng: np.random.Generator, img: np.ndarray,
     # push the fill's brightness away from the background's
     target = rng.uniform(150, 250) if bg_luma < 128 else rng.uniform(5, 100)
     color = color * (target / max(1.0, color.mean()))
-    tex = crop_photo_array(rng, _photo(photos[rng.integers(len(photos))]), h, w)
+    tex = crop_photo(rng, photos[rng.integers(len(photos))], h, w)
     tex = tex.mean(-1, keepdims=True) / 255.0 - 0.5
     fill = np.clip(color + 120 * tex, 0, 255)
     if rng.random() < 0.4:  # a one-pixel outline in the opposite tone

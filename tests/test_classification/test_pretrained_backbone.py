@@ -16,11 +16,11 @@ from ..conftest import REPO_ROOT
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 PAIRS = [
-    ('cls/glyph_cls/resnet18_ste_det_glyph_cls.py',
+    ('cls/glyph_cls/resnet18_ste_glyph_cls.py',
      'bench/faster_rcnn_resnet18_w32_ste_glyphcls_bench.py'),
-    ('cls/glyph_cls/resnet18_fp_det_glyph_cls.py',
+    ('cls/glyph_cls/resnet18_fp_glyph_cls.py',
      'bench/faster_rcnn_resnet18_w32_ste_glyphclsfp_bench.py'),
-    ('cls/glyph_cls/bireal18_ste_det_glyph_cls.py',
+    ('cls/glyph_cls/bireal18_ste_glyph_cls.py',
      'bench/faster_rcnn_r18_w32_ste_glyphcls_bench.py'),
 ]
 

@@ -1,5 +1,5 @@
-# GlyphCls benchmark schedule (CPU: one core per run, about 20 minutes for
-# the deepest network): batch 32, 6 epochs of 625 iterations, Adam lr 1e-3
+# GlyphCls benchmark schedule (CPU, one core per run): batch 32, 6 epochs of
+# 625 iterations, Adam lr 1e-3
 # with cosine decay and no weight decay (the Bi-Real / ReActNet recipe in
 # miniature), validated every epoch.
 max_epochs = 6

@@ -154,6 +154,7 @@ class BinaryResNet(ResNetStagesBase):
     """
 
     arch_settings = {
+        10: (BinaryBasicBlock, (1, 1, 1, 1)),
         18: (BinaryBasicBlock, (2, 2, 2, 2)),
         34: (BinaryBasicBlock, (3, 4, 6, 3)),
         50: (BinaryBottleneck, (3, 4, 6, 3)),
