@@ -57,10 +57,10 @@ def test_complexity_of_a_classifier(mmdet_scope):
     binary = [layer for layer in result.layers
               if layer.precision == 'binary']
     assert len(binary) == 48
-    assert result.input_shape == (1, 3, 32, 32)
-    # a 1x1 binary conv at 32x32 (layer1.0.conv1: 8 -> 8 channels)
+    assert result.input_shape == (1, 3, 64, 64)  # the configs' 64 px crop
+    # a 1x1 binary conv at 16x16 (layer1.0.conv1: 32 -> 32 channels)
     first = next(layer for layer in binary
                  if layer.name == 'backbone.layer1.0.conv1')
-    assert first.bops == 8 * 8 * 32 * 32 and first.flops == 0
+    assert first.bops == 32 * 32 * 16 * 16 and first.flops == 0
     fc = next(layer for layer in result.layers if layer.name == 'fc')
-    assert fc.precision == 'real' and fc.flops == 256 * 32
+    assert fc.precision == 'real' and fc.flops == 1024 * 32

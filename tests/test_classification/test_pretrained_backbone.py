@@ -88,9 +88,9 @@ def test_errors_name_the_keys(tmp_path, mmdet_scope):
                                      torch.zeros(1)),
              r'unexpected \(not in the model\): layer9.weight'),
             (lambda s: s.__setitem__('backbone.conv1.weight',
-                                     torch.zeros(8, 3, 7, 7)),
-             r'shape mismatch: conv1.weight \(8, 3, 7, 7\) != '
-             r'\(8, 3, 3, 3\)')):
+                                     torch.zeros(32, 3, 3, 3)),
+             r'shape mismatch: conv1.weight \(32, 3, 3, 3\) != '
+             r'\(32, 3, 7, 7\)')):
         broken = dict(state)
         change(broken)
         torch.save(dict(state_dict=broken), path)
