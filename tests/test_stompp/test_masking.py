@@ -195,3 +195,24 @@ def test_refresh_writes_are_order_independent():
             shuffled = torch.zeros(8)
             shuffled[index2[perm]] = values2[perm]
             assert torch.equal(shuffled, sequential)
+
+
+def test_scores_are_seeded_once_and_old_checkpoints_keep_theirs():
+    """seed_scores draws from (seed, layer) once; a state dict written
+    without the ``scores_seeded`` flag counts as seeded (its scores are
+    the run's own)."""
+    a, b = _conv().progressive, _conv().progressive
+    assert a.seed_scores(7, 3) and b.seed_scores(7, 3)
+    assert torch.equal(a.scores, b.scores)
+    drawn = a.scores.clone()
+    assert not a.seed_scores(8, 3)  # already seeded: kept
+    assert torch.equal(a.scores, drawn)
+    c = _conv().progressive
+    c.seed_scores(7, 4)
+    assert not torch.equal(c.scores, drawn)  # another layer, other scores
+    old = {k: v for k, v in a.state_dict().items() if k != 'scores_seeded'}
+    fresh = _conv().progressive
+    fresh.load_state_dict(old)
+    assert bool(fresh.scores_seeded)
+    assert not fresh.seed_scores(0, 0)
+    assert torch.equal(fresh.scores, drawn)
