@@ -149,8 +149,8 @@ class BinaryPretrainedInit:
         self.map_location = map_location
 
     def __call__(self, module: nn.Module) -> None:
-        print_log(f'load {self.prefix or "the model"} (exact keys) from '
-                  f'{self.checkpoint}', logger='current')
+        print_log(f'BinaryPretrained: loading every {self.prefix!r} key '
+                  f'from {self.checkpoint}', logger='current')
         load_binary_backbone(module, self.checkpoint, self.prefix,
                              self.allow_unfinished, self.map_location)
 
