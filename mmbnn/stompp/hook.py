@@ -54,6 +54,22 @@ def execution_order(model: nn.Module,
     return order
 
 
+def warmup_end(runner) -> int:
+    """The iteration at which the runner's learning-rate warm-up ends: the
+    largest ``end`` of its ``LinearLR`` schedulers that start below the
+    base rate (0 without one)."""
+    from mmengine.optim import LinearLR
+    schedulers = runner.param_schedulers or []
+    if isinstance(schedulers, dict):  # one list per optimizer
+        schedulers = [s for group in schedulers.values() for s in group]
+    ends = [
+        s.end * (len(runner.train_dataloader) if s.by_epoch else 1)
+        for s in schedulers
+        if isinstance(s, LinearLR) and s.start_factor < 1
+    ]
+    return int(max(ends, default=0))
+
+
 @HOOKS.register_module()
 class StoMPPHook(Hook):
     """ParamScheduler-style driver of StoMPP's progressive binarization.
@@ -91,6 +107,11 @@ class StoMPPHook(Hook):
         interval (int): Logging interval. Defaults to 50.
         input_shape (tuple): Dummy input for the ordering forward.
             Defaults to (1, 3, 64, 64).
+        after_warmup (bool): Start the progression no earlier than the end
+            of the learning-rate warm-up (the last ``end`` of the runner's
+            ``LinearLR`` schedulers with ``start_factor < 1``), so that no
+            layer freezes while its learning rate is still a fraction of
+            the run's. Defaults to False.
     """
 
     priority = 'NORMAL'
@@ -104,7 +125,8 @@ class StoMPPHook(Hook):
                  split: str = 'joint',
                  layer_window: Optional[float] = None,
                  interval: int = 50,
-                 input_shape: Sequence[int] = (1, 3, 64, 64)) -> None:
+                 input_shape: Sequence[int] = (1, 3, 64, 64),
+                 after_warmup: bool = False) -> None:
         self.shape = check_choice('shape', shape, SHAPES)
         self.order = check_choice('order', order, ORDERS)
         self.split = check_choice('split', split, SPLITS)
@@ -114,6 +136,7 @@ class StoMPPHook(Hook):
         self.begin, self.end, self.by_epoch = begin, end, by_epoch
         self.layer_window, self.interval = layer_window, interval
         self.input_shape = tuple(input_shape)
+        self.after_warmup = after_warmup
         self.layers: Dict[str, StoMPPMasking] = {}
         self.windows: list = []
 
@@ -134,6 +157,13 @@ class StoMPPHook(Hook):
         begin, end = iteration_window(self.begin, self.end, self.by_epoch,
                                       epoch_length, runner.max_iters,
                                       'StoMPPHook')
+        if self.after_warmup:
+            begin = max(begin, warmup_end(runner))
+            if begin >= end:
+                raise ValueError(
+                    f'StoMPPHook: the warm-up ends at iteration {begin}, not '
+                    f'before the schedule\'s end ({end}); set a later end or '
+                    'after_warmup=False')
         window = None
         if self.layer_window is not None:
             window = self.layer_window * (epoch_length

@@ -115,3 +115,26 @@ def test_warns_when_the_schedule_outlasts_training(end, warned):
     if warned:
         assert 'not fully binary at the last iteration (19' in (
             runner.logger.warnings[0])
+
+
+def test_progression_starts_after_the_warmup():
+    """after_warmup moves the first window past the last LinearLR warm-up
+    (iteration- or epoch-based); without warm-up nothing moves."""
+    from mmengine.optim import CosineAnnealingLR, LinearLR
+    optim = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    warmup = LinearLR(optim, start_factor=0.01, by_epoch=False, begin=0,
+                      end=7)
+    cosine = CosineAnnealingLR(optim, T_max=20, by_epoch=False)
+    for schedulers, first in (([warmup, cosine], (7, 13.5)),
+                              ([cosine], (0, 10))):
+        runner = _fake_runner(STOMPP_CONV)
+        runner.param_schedulers = schedulers
+        runner.logger = SimpleNamespace(warning=lambda message: None)
+        hook = StoMPPHook(begin=0, end=4, by_epoch=True, shape='linear',
+                          after_warmup=True)
+        hook.before_train(runner)
+        assert tuple(hook.windows[0][0]) == pytest.approx(first)
+    runner = _fake_runner(STOMPP_CONV)
+    runner.param_schedulers = [warmup]
+    with pytest.raises(ValueError, match='warm-up ends at iteration 7'):
+        StoMPPHook(begin=0, end=7, after_warmup=True).before_train(runner)
