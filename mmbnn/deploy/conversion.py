@@ -10,7 +10,7 @@ finished (:func:`unfinished_progressive_layers`).
 from torch import nn
 
 from ..ops.binary_conv import BinaryConv
-from ..utils import check_choice
+from ..utils import check_choice, set_submodule
 from .packed_conv import BACKENDS, PackedBinaryConv
 
 
@@ -31,13 +31,6 @@ def unfinished_progressive_layers(model: nn.Module) -> dict:
         if reasons:
             unfinished[name] = ', '.join(reasons)
     return unfinished
-
-
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    """Replace ``model``'s submodule ``name`` (dotted path) by ``module``."""
-    parent_name, _, child = name.rpartition('.')
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, module)
 
 
 def convert_to_deploy(model: nn.Module,
@@ -86,8 +79,8 @@ def convert_to_deploy(model: nn.Module,
              if isinstance(module, BinaryConv) and module.is_binary]
     for name, conv in convs:
         if conv.binarize_weight:
-            _set_submodule(model, name,
-                           PackedBinaryConv.from_binary_conv(conv, backend))
+            set_submodule(model, name,
+                          PackedBinaryConv.from_binary_conv(conv, backend))
         else:
             conv.compensator, conv.progressive = None, None
     model.eval()

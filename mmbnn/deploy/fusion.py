@@ -43,7 +43,7 @@ from ..models.backbones.binary_ssd_vgg import BinarySSDVGG, ConvPostProcess
 from ..models.backbones.bireal_resnet import (AvgPoolDownsample,
                                               BiRealBasicBlock, BiRealResNet)
 from ..models.layers import RPReLU
-from .conversion import _set_submodule
+from ..utils import set_submodule
 from .packed_conv import PackedBinaryConv, _xnor, kernel_available
 
 
@@ -323,7 +323,7 @@ def fuse_deploy_model(model: nn.Module) -> nn.Module:
             _fuse_ssd_vgg(module)
     for name, module in list(model.named_modules()):
         if isinstance(module, BiRealBasicBlock) and _fusable_block(module):
-            _set_submodule(model, name, FusedBiRealBlock(module))
+            set_submodule(model, name, FusedBiRealBlock(module))
     replace_real_ops(model)
     model.deploy_fused = True
     return model
@@ -342,9 +342,9 @@ def replace_real_ops(model: nn.Module) -> nn.Module:
     """
     for name, module in list(model.named_modules()):
         if type(module) is nn.MaxPool2d:
-            _set_submodule(model, name, FusedMaxPool2d.from_module(module))
+            set_submodule(model, name, FusedMaxPool2d.from_module(module))
         elif FusedRoIAlign.replaces(module):
-            _set_submodule(model, name, FusedRoIAlign(module))
+            set_submodule(model, name, FusedRoIAlign(module))
     return model
 
 

@@ -112,7 +112,7 @@ from torch import Tensor, nn
 
 from ..ops.binarizers import hard_sign
 from ..ops.binary_conv import BinaryConv
-from .conversion import _set_submodule
+from ..utils import set_submodule
 from .packed_conv import PackedBinaryConv
 from .packing import pack_signs, unpack_signs
 
@@ -331,7 +331,7 @@ def prepare_for_export(model: nn.Module,
     binary_names = []
     for name, module in list(model.named_modules()):
         if isinstance(module, RPReLU):
-            _set_submodule(model, name, OnnxRPReLU(module))
+            set_submodule(model, name, OnnxRPReLU(module))
         elif isinstance(module, PackedBinaryConv):
             if module.act_slope is not None:
                 raise ValueError(
@@ -339,9 +339,9 @@ def prepare_for_export(model: nn.Module,
                     'activation in its epilogue); export the unfused deploy '
                     'form (convert_to_deploy(..., fuse=False))')
             if not module.binarize_act:
-                _set_submodule(model, name, _float_weight_conv(module))
+                set_submodule(model, name, _float_weight_conv(module))
             elif not binary:
-                _set_submodule(
+                set_submodule(
                     model, name,
                     FloatConvOnSigns(module.reference_weight(), module.bias,
                                      module.threshold, module.stride,
@@ -359,7 +359,7 @@ def prepare_for_export(model: nn.Module,
                     f'{BINARY_CHANNEL_MULTIPLE} (or export with '
                     'binary=False)')
             else:
-                _set_submodule(model, name, OnnxBinaryConv(module, name))
+                set_submodule(model, name, OnnxBinaryConv(module, name))
                 binary_names.append(name)
         elif isinstance(module, BinaryConv) and module.is_binary:
             if module.binarize_weight:
@@ -377,7 +377,7 @@ def prepare_for_export(model: nn.Module,
                     f'{name}: padding={module.padding!r}, padding_mode='
                     f"{module.padding_mode!r}; only integer padding with "
                     "padding_mode='zeros' is exported")
-            _set_submodule(
+            set_submodule(
                 model, name,
                 FloatConvOnSigns(module.weight, module.bias,
                                  module.threshold, module.stride,
