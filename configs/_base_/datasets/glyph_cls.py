@@ -1,15 +1,21 @@
 # GlyphCls (tools/dataset_converters/make_glyph_cls.py): 32 classes of
 # 32x32 glyph images in CIFAR-10's layout; train and test fonts and
-# photographs disjoint. No flip: mirrored letters are other glyphs.
+# photographs disjoint. Upscaled to 64 px for the ImageNet-style stem of the
+# configs (the input size of the GlyphBench detectors' backbones). No flip:
+# mirrored letters are other glyphs.
 dataset_type = 'CIFAR10'
 data_root = 'data/glyph_cls'
 num_classes = 32
 
 train_pipeline = [
-    dict(type='ClsRandomCrop', size=32, padding=2),
+    dict(type='ResizeShortEdge', size=64),
+    dict(type='ClsRandomCrop', size=64, padding=4),
     dict(type='PackClsInputs')
 ]
-test_pipeline = [dict(type='PackClsInputs')]
+test_pipeline = [
+    dict(type='ResizeShortEdge', size=64),
+    dict(type='PackClsInputs')
+]
 train_dataloader = dict(
     batch_size=32,
     num_workers=0,

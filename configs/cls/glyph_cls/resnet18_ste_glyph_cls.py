@@ -12,16 +12,3 @@ model = dict(
     backbone=dict(base_channels=32, stem_type='imagenet'),
     num_classes={{_base_.num_classes}},
     data_preprocessor={{_base_.data_preprocessor}})
-
-train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='ResizeShortEdge', size=64),
-        dict(type='ClsRandomCrop', size=64, padding=4),
-        dict(type='PackClsInputs')
-    ]))
-val_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='ResizeShortEdge', size=64),
-        dict(type='PackClsInputs')
-    ]))
-test_dataloader = val_dataloader
