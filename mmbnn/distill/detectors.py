@@ -19,11 +19,10 @@ On top it holds
   ``.to()``/``.cuda()`` move it along with the student.
 """
 import contextlib
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
-from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import get_box_tensor
@@ -234,27 +233,40 @@ def _head_uses_sigmoid(head: nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def _capture_rois(roi_head: nn.Module, store: dict):
-    """Record, during the student's RoI loss, the sampled RoIs (the input
-    of ``bbox_roi_extractor``) and their class scores (the first output of
-    ``bbox_head``); first call only (a mask branch sharing the extractor
-    comes after)."""
+def _first_outputs(taps: Dict[str, Tuple[nn.Module, Callable]]):
+    """Record what the detector's own ``loss`` computes on the way.
 
-    def on_extractor(module, args, output):
-        store.setdefault('rois', args[1].detach())
+    Args:
+        taps (dict): ``{key: (module, pick)}``: while the context is open,
+            the first forward call of ``module`` stores ``pick(args,
+            output)`` under ``key`` of the yielded dict (a later call, e.g.
+            a mask branch sharing the RoI extractor, is ignored).
+    """
+    store: dict = {}
 
-    def on_head(module, args, output):
-        store.setdefault('cls_score', output[0])
+    def tap(key: str, pick: Callable) -> Callable:
+
+        def hook(module, args, output):
+            if key not in store:
+                store[key] = pick(args, output)
+
+        return hook
 
     handles = [
-        roi_head.bbox_roi_extractor.register_forward_hook(on_extractor),
-        roi_head.bbox_head.register_forward_hook(on_head)
+        module.register_forward_hook(tap(key, pick))
+        for key, (module, pick) in taps.items()
     ]
     try:
         yield store
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _features_tap(detector: nn.Module) -> Tuple[nn.Module, Callable]:
+    """The module whose output is ``extract_feat``'s: the neck, if any."""
+    module = detector.neck if detector.with_neck else detector.backbone
+    return module, lambda args, output: tuple(output)
 
 
 def _single_roi_head(roi_head: Optional[nn.Module]) -> bool:
@@ -325,8 +337,13 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
-        """The student's RPN and RoI losses (as ``TwoStageDetector.loss``)
-        plus the distillation losses.
+        """The student's RPN and RoI losses (mmdet's
+        ``TwoStageDetector.loss``, run as it is) plus the distillation
+        losses.
+
+        The student's neck levels and, for the logit losses, the RoIs its
+        RoI head sampled and their class scores are recorded on the way
+        (forward hooks).
 
         Args:
             batch_inputs (Tensor): ``(N, C, H, W)`` preprocessed images.
@@ -335,20 +352,21 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
         Returns:
             dict: Loss components.
         """
-        x = self.extract_feat(batch_inputs)
-        teacher_feats = self.teacher_features(batch_inputs)
-        # first, so that a level or channel mismatch fails before the heads
-        kd_losses = self.feature_kd_losses(x, teacher_feats, batch_inputs,
-                                           batch_data_samples)
-        losses, rpn_results_list = self._rpn_loss(x, batch_data_samples)
+        taps = dict(feats=_features_tap(self))
         logit_losses = self._losses_of_kind('logit')
-        store: dict = {}
-        capture = (_capture_rois(self.roi_head, store) if logit_losses else
-                   contextlib.nullcontext())
-        with capture:
-            losses.update(
-                self.roi_head.loss(x, rpn_results_list, batch_data_samples))
-        losses.update(kd_losses)
+        if logit_losses:
+            taps.update(
+                rois=(self.roi_head.bbox_roi_extractor,
+                      lambda args, output: args[1].detach()),
+                cls_score=(self.roi_head.bbox_head,
+                           lambda args, output: output[0]))
+        # first: building the teacher on the first call draws from the RNG
+        teacher_feats = self.teacher_features(batch_inputs)
+        with _first_outputs(taps) as store:
+            losses = super().loss(batch_inputs, batch_data_samples)
+        losses.update(
+            self.feature_kd_losses(store['feats'], teacher_feats,
+                                   batch_inputs, batch_data_samples))
         if logit_losses:
             with torch.no_grad():
                 teacher_scores = self.teacher.roi_head._bbox_forward(
@@ -358,31 +376,6 @@ class DistillTwoStageDetector(DistillMixin, TwoStageDetector):
                     store['cls_score'], teacher_scores,
                     _head_uses_sigmoid(self.roi_head.bbox_head)))
         return losses
-
-    def _rpn_loss(self, x: Tuple[Tensor, ...],
-                  batch_data_samples: SampleList
-                  ) -> Tuple[dict, List]:
-        """The RPN part of ``TwoStageDetector.loss`` (mmdet 3.x)."""
-        import copy
-        losses = dict()
-        if self.with_rpn:
-            proposal_cfg = self.train_cfg.get('rpn_proposal',
-                                              self.test_cfg.rpn)
-            rpn_data_samples = copy.deepcopy(batch_data_samples)
-            for data_sample in rpn_data_samples:
-                data_sample.gt_instances.labels = torch.zeros_like(
-                    data_sample.gt_instances.labels)
-            rpn_losses, rpn_results_list = self.rpn_head.loss_and_predict(
-                x, rpn_data_samples, proposal_cfg=proposal_cfg)
-            for key in list(rpn_losses.keys()):
-                if 'loss' in key and 'rpn' not in key:
-                    rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
-            losses.update(rpn_losses)
-        else:
-            rpn_results_list = [
-                data_sample.proposals for data_sample in batch_data_samples
-            ]
-        return losses, rpn_results_list
 
 
 @MODELS.register_module()
@@ -413,8 +406,12 @@ class DistillSingleStageDetector(DistillMixin, SingleStageDetector):
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
-        """The student's dense-head losses (as ``BaseDenseHead.loss``) plus
-        the distillation losses.
+        """The student's dense-head losses (mmdet's
+        ``SingleStageDetector.loss``, run as it is) plus the distillation
+        losses.
+
+        The student's neck levels and dense-head outputs are recorded on
+        the way (forward hooks).
 
         Args:
             batch_inputs (Tensor): ``(N, C, H, W)`` preprocessed images.
@@ -423,15 +420,15 @@ class DistillSingleStageDetector(DistillMixin, SingleStageDetector):
         Returns:
             dict: Loss components.
         """
-        x = self.extract_feat(batch_inputs)
+        taps = dict(feats=_features_tap(self),
+                    outs=(self.bbox_head, lambda args, output: output))
+        # first: building the teacher on the first call draws from the RNG
         teacher_feats = self.teacher_features(batch_inputs)
-        kd_losses = self.feature_kd_losses(x, teacher_feats, batch_inputs,
-                                           batch_data_samples)
-        outs = self.bbox_head(x)
-        gt_instances, gt_instances_ignore, img_metas = unpack_gt_instances(
-            batch_data_samples)
-        losses = self.bbox_head.loss_by_feat(*outs, gt_instances, img_metas,
-                                             gt_instances_ignore)
+        with _first_outputs(taps) as store:
+            losses = super().loss(batch_inputs, batch_data_samples)
+        kd_losses = self.feature_kd_losses(store['feats'], teacher_feats,
+                                           batch_inputs, batch_data_samples)
+        outs = store['outs']
         losses.update(kd_losses)
         if self._losses_of_kind('logit'):
             num_classes = self.bbox_head.cls_out_channels

@@ -116,6 +116,52 @@ def test_logit_loss_scores_the_students_sampled_rois(mmdet_scope):
     assert float(losses['loss_kd_logit'].detach()) > 0
 
 
+def _assert_same_losses(losses, expected):
+    for key, value in expected.items():
+        values = value if isinstance(value, list) else [value]
+        got = losses[key] if isinstance(value, list) else [losses[key]]
+        assert len(got) == len(values), key
+        assert all(torch.equal(a, b) for a, b in zip(got, values)), key
+
+
+def _plain_student(model, student_cfg):
+    """mmdet's own detector of ``student_cfg`` with ``model``'s weights."""
+    student = build(student_cfg)
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.startswith('distill_losses.')}
+    student.load_state_dict(state, strict=True)
+    return student.train()
+
+
+def test_student_losses_are_mmdets_two_stage_loss(mmdet_scope):
+    """The detection losses of a distillation step equal mmdet's
+    ``TwoStageDetector.loss`` on the same weights and batch, random RPN and
+    RoI sampling included (the same draws)."""
+    cfg = distill_model()
+    for stage, num in (('rpn', 64), ('rcnn', 32)):
+        cfg.train_cfg[stage].sampler = dict(
+            type='RandomSampler', num=num, pos_fraction=0.5, neg_pos_ub=-1,
+            add_gt_as_proposals=stage == 'rcnn')
+    model = build(cfg)
+    model.init_weights()  # the teacher is built (and draws) here
+    model.train()
+    student_cfg = copy.deepcopy(cfg)
+    student_cfg.type = 'FasterRCNN'
+    for key in ('teacher_cfg', 'teacher_ckpt', 'allow_untrained_teacher',
+                'distill_cfg'):
+        student_cfg.pop(key)
+    student = _plain_student(model, student_cfg)
+    data = batch(model)
+    args = data['inputs'], data['data_samples']
+    torch.manual_seed(7)
+    losses = model.loss(*args)
+    torch.manual_seed(7)
+    expected = student.loss(*args)
+    assert set(losses) == set(expected) | KD_KEYS
+    assert list(losses)[:len(expected)] == list(expected)
+    _assert_same_losses(losses, expected)
+
+
 def test_checkpoints_hold_the_student_and_adapters_only(
         mmdet_scope, tmp_path):
     model = build(distill_model())
@@ -255,6 +301,11 @@ def test_single_stage_ssd_student(mmdet_scope, tmp_path):
     assert math.isfinite(expected) and expected > 0
     assert float(losses['loss_kd_logit'].detach()) == pytest.approx(
         expected, rel=1e-4)
+    # the detection losses are mmdet's SingleStageDetector.loss's
+    expected = _plain_student(model, ssd).loss(data['inputs'],
+                                               data['data_samples'])
+    assert set(losses) == set(expected) | {'loss_kd_feat', 'loss_kd_logit'}
+    _assert_same_losses(losses, expected)
     loss, _ = model.parse_losses(losses)
     loss.backward()
     assert all(p.grad is not None
