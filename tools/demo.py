@@ -1,7 +1,9 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """The CPU demo behind ``make demo``: generate the synthetic dataset, train a
-binarized Faster R-CNN R18-FPN, evaluate it with mmdet's VOC metric, plot
-the training curves and print where everything went.
+binarized Faster R-CNN R18-FPN (validated every ``--val-interval`` epochs),
+evaluate it with mmdet's VOC metric, plot the training curves, draw a few
+test images with their ground truth and detections, and print where
+everything went.
 
 Example:
     python tools/demo.py --config configs/demo/faster_rcnn_r18_ste_demo.py
@@ -21,6 +23,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir',
                         default='work_dirs/demo_faster_rcnn_r18_ste')
     parser.add_argument('--data-root', default='data/demo')
+    parser.add_argument(
+        '--val-interval', type=int, default=2,
+        help='validate every N epochs during training (the mAP curve)')
+    parser.add_argument(
+        '--num-images', type=int, default=4,
+        help='test images drawn with ground truth and detections')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -28,7 +36,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     result = train_and_evaluate(args.config, args.work_dir, args.data_root,
-                                args.cfg_options)
+                                args.cfg_options, args.val_interval,
+                                args.num_images)
     metrics = result['metrics']
     print('\n==== mmbnn demo ====')
     print(f'config      : {result["config"]}')
@@ -39,6 +48,8 @@ def main() -> None:
     print(f'result file : {result["work_dir"]}/demo_result.json')
     for name, plot in plot_curves(result['work_dir']).items():
         print(f'plot        : {plot.path} ({name})')
+    for path in result['images']:
+        print(f'image       : {path} (ground truth | detections)')
 
 
 if __name__ == '__main__':

@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .curves import load_scalar_log, plot_curves, record_kind
@@ -162,16 +161,12 @@ def _run_locked(path: str) -> Dict:
     spec = _read_json(osp.join(path, SPEC))
     start = time.time()
     options = dict(spec['cfg_options'], **{'randomness.seed': spec['seed']})
-    common = dict(config=spec['config'], work_dir=path, launcher='none',
-                  local_rank=0)
-    trainer = build_runner(
-        Namespace(amp=False, auto_scale_lr=False, resume='auto',
-                  cfg_options=options, **common), 'train')
+    trainer = build_runner(spec['config'], 'train', work_dir=path,
+                           cfg_options=options, resume='auto')
     trainer.train()
     checkpoint = find_latest_checkpoint(path)
-    tester = build_runner(
-        Namespace(checkpoint=checkpoint, out=None, show_dir=None,
-                  cfg_options=options, **common), 'test')
+    tester = build_runner(spec['config'], 'test', checkpoint=checkpoint,
+                          work_dir=path, cfg_options=options)
     metrics = {k: float(v) for k, v in tester.test().items()}
     # wall time summed over the invocations of a resumed run
     timing_path = osp.join(path, TIMING)

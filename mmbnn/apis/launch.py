@@ -1,145 +1,180 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
-"""The command-line surface of ``tools/train.py`` and ``tools/test.py``.
+"""The Runner behind ``tools/train.py`` and ``tools/test.py``, as a keyword
+API.
 
-The flags and their meaning are mmdet 3.3's (``--work-dir``,
-``--cfg-options``, ``--resume``, ``--amp``, ``--auto-scale-lr``,
-``--launcher``, ``--out``, ``--show-dir``); the logic lives here so that both
-tools stay a few lines long and the tests can drive it without a subprocess.
+The tools parse mmdet 3.3's flags and hand them to :func:`build_runner`;
+Python code (the demo, the method comparison, the tests) calls it directly::
+
+    runner = build_runner('configs/demo/faster_rcnn_r18_ste_demo.py',
+                          'train', work_dir='work_dirs/demo', amp=False)
+    runner.train()
+    build_runner(config, 'test', checkpoint='work_dirs/demo/epoch_10.pth',
+                 out='results.pkl').test()
 """
-import argparse
-import os
+import copy
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Mapping, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
 from ..engine import setup_cpu_distributed
-from ..utils import trust_mmengine_checkpoints
+from ..utils import check_choice, trust_mmengine_checkpoints
 
-#: --deploy-backend values that run the network part apart from the
-#: detector's post-processing (mmbnn.deploy.openvino.NetworkSplitDetector)
-SPLIT_BACKENDS = ('openvino', 'float64')
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs in xxx=yyy '
-        'format merged into the config (e.g. '
-        'train_dataloader.batch_size=4 model.backbone.init_cfg=None)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+MODES = ('train', 'test')
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
-def train_parser() -> argparse.ArgumentParser:
-    """Arguments of ``tools/train.py`` (mmdet's)."""
-    parser = argparse.ArgumentParser(description='Train a detector')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument(
-        '--amp', action='store_true',
-        help='enable automatic mixed precision training')
-    parser.add_argument(
-        '--auto-scale-lr', action='store_true',
-        help='scale the lr with the total batch size (auto_scale_lr)')
-    parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint, or, without a value, from the '
-        'latest checkpoint in the work dir')
-    _common(parser)
-    return parser
+def _flip_tta(cfg: Config) -> None:
+    """Wrap ``cfg.model`` in its test-time augmentation (``--tta``):
+    ``cfg.tta_model`` and ``cfg.tta_pipeline`` when the config has them;
+    otherwise mmdet's ``DetTTAModel`` (NMS at IoU 0.5, 100 boxes) over the
+    test pipeline with and without a horizontal flip."""
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset.dataset
+    if 'tta_model' not in cfg:
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                         max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        pipeline = copy.deepcopy(dataset.pipeline)
+        pack = dict(pipeline[-1])
+        if 'meta_keys' in pack:
+            pack['meta_keys'] = tuple(pack['meta_keys']) + tuple(
+                key for key in ('flip', 'flip_direction')
+                if key not in pack['meta_keys'])
+        flips = [dict(type='RandomFlip', prob=p) for p in (1.0, 0.0)]
+        pipeline[-1] = dict(type='TestTimeAug', transforms=[flips, [pack]])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
 
 
-def test_parser() -> argparse.ArgumentParser:
-    """Arguments of ``tools/test.py`` (mmdet's)."""
-    parser = argparse.ArgumentParser(description='Test (and eval) a model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument(
-        'checkpoint',
-        help='checkpoint file: a training checkpoint, or a deploy checkpoint '
-        'of tools/deploy/export.py (then the packed model it rebuilds is '
-        'tested, on CPU, one process)')
-    parser.add_argument(
-        '--out', type=str,
-        help='dump raw predictions to this pickle file for offline eval')
-    parser.add_argument(
-        '--show-dir', help='directory to save images with drawn predictions')
-    parser.add_argument(
-        '--deploy-backend', default='auto',
-        choices=('auto', 'kernel', 'reference', 'openvino', 'float64'),
-        help='packed-conv backend of a deploy checkpoint: the XNOR kernel '
-        "('auto': when built), or the float reference, which predicts bit "
-        "for bit as the trained model. 'openvino' (any checkpoint but a "
-        'fused deploy one): the network is exported to ONNX in the work dir '
-        'and runs on OpenVINO with BinaryConvolution layers, the rest of '
-        "the detector in PyTorch, on CPU, one process. 'float64' (the same "
-        'checkpoints): that network in float64 in PyTorch, free of float32 '
-        'rounding at the binarization thresholds: the reference for '
-        'comparing runtimes')
-    parser.add_argument(
-        '--openvino-shape', default=None,
-        choices=('per-input', 'fixed'),
-        help="with --deploy-backend openvino: 'per-input' (default) exports "
-        'one network per input shape met (the PyTorch outputs to float '
-        "rounding); 'fixed' one network at the test pipeline's largest "
-        'size (and its transpose for portrait images), smaller images '
-        'padded to it, as a static deployment runs')
-    _common(parser)
-    return parser
+def _visualize(cfg: Config, show: bool, wait_time: float,
+               show_dir: Optional[str]) -> None:
+    """Turn on ``default_hooks.visualization`` (``--show``/``--show-dir``)."""
+    vis = cfg.default_hooks.get('visualization')
+    if vis is None:
+        raise RuntimeError('--show-dir/--show need default_hooks.'
+                           'visualization (DetVisualizationHook)')
+    vis.draw = True
+    if show:
+        vis.show, vis.wait_time = True, wait_time
+    if show_dir:
+        vis.test_out_dir = show_dir
 
 
-def build_runner(args: argparse.Namespace, mode: str) -> Runner:
-    """Build the Runner for ``mode`` (``'train'`` or ``'test'``) the way
-    mmdet's tools do.
+def _check_unused(mode: str, **given) -> None:
+    """Refuse keywords of the other mode that were given a value."""
+    unused = [key for key, value in given.items() if value]
+    if unused:
+        raise ValueError(f'{", ".join(unused)}: not used when mode={mode!r}')
+
+
+def build_runner(config: str,
+                 mode: str,
+                 *,
+                 checkpoint: Optional[str] = None,
+                 work_dir: Optional[str] = None,
+                 cfg_options: Optional[Mapping] = None,
+                 launcher: str = 'none',
+                 resume: Optional[str] = None,
+                 amp: bool = False,
+                 auto_scale_lr: bool = False,
+                 out: Optional[str] = None,
+                 show: bool = False,
+                 show_dir: Optional[str] = None,
+                 wait_time: float = 2.0,
+                 tta: bool = False,
+                 deploy_backend: str = 'auto',
+                 openvino_shape: Optional[str] = None) -> Runner:
+    """Build the Runner that trains or tests ``config``, as mmdet's
+    ``tools/train.py`` and ``tools/test.py`` do.
+
+    Every keyword is the tool flag of the same name (``--work-dir``,
+    ``--cfg-options``, ...).
 
     Args:
-        args (argparse.Namespace): Parsed arguments of :func:`train_parser`
-            or :func:`test_parser`.
+        config (str): Config file path.
         mode (str): ``'train'`` or ``'test'``.
+        checkpoint (str, optional): Test: the checkpoint to evaluate, a
+            training checkpoint or a deploy checkpoint of
+            ``tools/deploy/export.py`` (required).
+        work_dir (str, optional): Logs and checkpoints go here. Defaults to
+            the config's ``work_dir``, else ``./work_dirs/<config name>``.
+        cfg_options (Mapping, optional): ``{dotted key: value}`` merged
+            into the config.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or
+            ``'mpi'``. Defaults to ``'none'``.
+        resume (str, optional): Train: ``'auto'`` resumes from the latest
+            checkpoint in the work dir, a path from that checkpoint.
+        amp (bool): Train: automatic mixed precision (the optimizer
+            wrapper's AMP form).
+        auto_scale_lr (bool): Train: scale the learning rate with the
+            total batch size (``auto_scale_lr.base_batch_size``).
+        out (str, optional): Test: also dump the raw predictions to this
+            ``.pkl``/``.pickle`` file.
+        show (bool): Test: display the drawn predictions.
+        show_dir (str, optional): Test: save the drawn predictions under
+            ``<work_dir>/<timestamp>/<show_dir>``.
+        wait_time (float): Test: seconds each shown image stays (with
+            ``show``). Defaults to 2.
+        tta (bool): Test: test-time augmentation (``tta_model`` and
+            ``tta_pipeline`` of the config, else a horizontal flip).
+        deploy_backend (str): Test: what evaluates the checkpoint, see
+            :mod:`mmbnn.deploy.backends`. Defaults to ``'auto'``.
+        openvino_shape (str, optional): Test, with
+            ``deploy_backend='openvino'``: ``'per-input'`` or ``'fixed'``.
 
     Returns:
         Runner: The runner; call ``.train()`` or ``.test()`` on it.
+
+    Raises:
+        ValueError: An unknown ``mode``/``launcher``, a keyword of the other
+            mode, a test without ``checkpoint``, a bad ``out`` suffix, or
+            an ``amp`` the optimizer wrapper has no form for.
     """
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    check_choice('mode', mode, MODES)
+    check_choice('launcher', launcher, LAUNCHERS)
+    if mode == 'train':
+        _check_unused(mode, checkpoint=checkpoint, out=out, show=show,
+                      show_dir=show_dir, tta=tta,
+                      deploy_backend=deploy_backend != 'auto',
+                      openvino_shape=openvino_shape)
+    else:
+        _check_unused(mode, resume=resume, amp=amp,
+                      auto_scale_lr=auto_scale_lr)
+        if checkpoint is None:
+            raise ValueError("checkpoint is required when mode='test'")
+        if out is not None and not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl or .pickle, got '
+                             f'{out!r}')
     import mmbnn  # noqa: F401  (registers modules if custom_imports is absent)
     trust_mmengine_checkpoints()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    deploy = False  # test mode: the model is not the config's (see below)
-    backend = getattr(args, 'deploy_backend', 'auto')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(dict(cfg_options))
+    swap = None
     if mode == 'test':
-        from ..deploy import is_deploy_checkpoint
-        openvino = backend == 'openvino'
-        if getattr(args, 'openvino_shape', None) is not None and \
-                not openvino:
-            raise ValueError('--openvino-shape applies to --deploy-backend '
-                             f'openvino only; got --deploy-backend {backend}')
-        split = backend in SPLIT_BACKENDS
-        deploy = split or is_deploy_checkpoint(args.checkpoint)
-        if deploy and cfg.launcher != 'none':
-            what = (f'--deploy-backend {backend}' if split else
-                    'a deploy checkpoint')
-            raise RuntimeError(f'{what} is tested in one process on CPU; '
-                               f'got --launcher {cfg.launcher}')
+        from ..deploy.backends import prepare_test_backend
+        swap = prepare_test_backend(cfg, checkpoint, deploy_backend,
+                                    openvino_shape)
+        if tta and swap is not None:
+            raise ValueError(f'--tta needs the config\'s model; got '
+                             f'--deploy-backend {deploy_backend} on '
+                             f'{checkpoint!r}')
     setup_cpu_distributed(cfg)  # gloo when CUDA is absent
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
+    if work_dir is not None:
+        cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+                                osp.splitext(osp.basename(config))[0])
 
     if mode == 'train':
-        if args.amp:
+        if amp:
             from ..engine import AMP_WRAPPERS
             kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
             if kind not in AMP_WRAPPERS and kind not in \
@@ -150,61 +185,29 @@ def build_runner(args: argparse.Namespace, mode: str) -> Runner:
                     f'{", ".join(sorted(AMP_WRAPPERS))}')
             cfg.optim_wrapper.type = AMP_WRAPPERS.get(kind, kind)
             cfg.optim_wrapper.loss_scale = 'dynamic'
-        if args.auto_scale_lr:
+        if auto_scale_lr:
             if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
                 raise RuntimeError('--auto-scale-lr needs '
                                    'auto_scale_lr.base_batch_size in the '
                                    'config')
             cfg.auto_scale_lr.enable = True
-        if args.resume == 'auto':
+        if resume == 'auto':
             cfg.resume, cfg.load_from = True, None
-        elif args.resume is not None:
-            cfg.resume, cfg.load_from = True, args.resume
-    elif mode == 'test':
-        # a deploy checkpoint holds packed weights: the model is rebuilt from
-        # it below, not loaded into the config's training model
-        cfg.load_from = None if deploy else args.checkpoint
-        if args.show_dir:
-            vis = cfg.default_hooks.get('visualization')
-            if vis is None:
-                raise RuntimeError('--show-dir needs default_hooks.'
-                                   'visualization (DetVisualizationHook)')
-            vis.draw = True
-            vis.test_out_dir = args.show_dir
-        if args.out is not None:
-            if not args.out.endswith(('.pkl', '.pickle')):
-                raise ValueError('--out must end with .pkl or .pickle, got '
-                                 f'{args.out!r}')
+        elif resume is not None:
+            cfg.resume, cfg.load_from = True, resume
+    else:
+        if show or show_dir:
+            _visualize(cfg, show, wait_time, show_dir)
+        if out is not None:
             evaluators = cfg.test_evaluator
             if not isinstance(evaluators, list):
                 evaluators = [evaluators]
             cfg.test_evaluator = evaluators + [
-                dict(type='DumpDetResults', out_file_path=args.out)
+                dict(type='DumpDetResults', out_file_path=out)
             ]
-    else:
-        raise ValueError(f'mode={mode!r}; allowed values: train, test')
+        if tta:
+            _flip_tta(cfg)
     runner = Runner.from_cfg(cfg)
-    if mode == 'test' and deploy and backend == 'openvino':
-        from ..deploy.openvino import OpenVINODetector
-        runner.model = OpenVINODetector.from_checkpoint(
-            cfg, args.checkpoint, osp.join(cfg.work_dir, 'openvino'),
-            per_shape=getattr(args, 'openvino_shape', None) != 'fixed')
-    elif mode == 'test' and deploy and backend == 'float64':
-        from ..deploy.openvino import Float64NetworkDetector
-        runner.model = Float64NetworkDetector.from_checkpoint(
-            cfg, args.checkpoint)
-    elif mode == 'test' and deploy:
-        from ..deploy import load_deploy_model
-        # the data pipeline and evaluator are the config's; the model (and
-        # its test_cfg) the deploy file's, on CPU, where the kernel runs
-        runner.model = load_deploy_model(args.checkpoint, device='cpu',
-                                         backend=backend)
-    return runner
-
-
-def run(mode: str, argv: Optional[Sequence[str]] = None) -> Runner:
-    """Parse ``argv`` and run training or testing."""
-    parser = train_parser() if mode == 'train' else test_parser()
-    runner = build_runner(parser.parse_args(argv), mode)
-    runner.train() if mode == 'train' else runner.test()
+    if swap is not None:
+        runner.model = swap()
     return runner

@@ -4,7 +4,6 @@ SURGE: the checkpoint evaluates to the logged accuracy, and a run resumed
 from its epoch-1 checkpoint ends with the uninterrupted run's weights,
 StoMPP masks and SURGE state, bit for bit."""
 import os.path as osp
-from argparse import Namespace
 
 import pytest
 import torch
@@ -33,10 +32,8 @@ def _options(data):
 
 
 def _train(work, options, resume=None):
-    args = Namespace(config=CONFIG, work_dir=str(work), launcher='none',
-                     local_rank=0, amp=False, auto_scale_lr=False,
-                     resume=resume, cfg_options=dict(options))
-    runner = build_runner(args, 'train')
+    runner = build_runner(CONFIG, 'train', work_dir=str(work),
+                          resume=resume, cfg_options=dict(options))
     runner.train()
     return runner
 
@@ -68,12 +65,11 @@ def test_resume_reproduces_the_run(runs):
 
 
 def test_test_tool_reports_the_accuracy(runs):
-    args = Namespace(config=CONFIG, checkpoint=str(runs['root'] / 'full' /
-                                                   'epoch_3.pth'),
-                     work_dir=str(runs['root'] / 'test'), launcher='none',
-                     local_rank=0, out=None, show_dir=None,
-                     cfg_options=dict(runs['options']))
-    metrics = build_runner(args, 'test').test()
+    metrics = build_runner(
+        CONFIG, 'test',
+        checkpoint=str(runs['root'] / 'full' / 'epoch_3.pth'),
+        work_dir=str(runs['root'] / 'test'),
+        cfg_options=dict(runs['options'])).test()
     assert 0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
     logged = runs['full'].message_hub.get_scalar('val/accuracy/top1')
     assert metrics['accuracy/top1'] == pytest.approx(logged.current())

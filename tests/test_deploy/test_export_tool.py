@@ -7,7 +7,6 @@ import os.path as osp
 import re
 import subprocess
 import sys
-from argparse import Namespace
 
 import pytest
 import torch
@@ -40,10 +39,8 @@ def _train(config, work_dir, data, extra=None):
         'train_dataloader.batch_size': 4, 'train_cfg.max_epochs': 1,
         'train_cfg.val_interval': 10**6, **(extra or {})
     })
-    runner = build_runner(
-        Namespace(config=config, amp=False, auto_scale_lr=False, resume=None,
-                  work_dir=work_dir, cfg_options=options, launcher='none',
-                  local_rank=0), 'train')
+    runner = build_runner(config, 'train', work_dir=work_dir,
+                          cfg_options=options)
     runner.train()
     return find_latest_checkpoint(work_dir)
 
@@ -161,12 +158,8 @@ def test_export_rebuilds_surge_model_with_identical_detections(demo):
              'openvino only', dict(deploy_backend='reference',
                                    openvino_shape='fixed'))):
         with pytest.raises(error, match=match):
-            build_runner(
-                Namespace(**dict(
-                    dict(config=SURGE, checkpoint=out, out=None,
-                         show_dir=None, work_dir=str(root / 'refused'),
-                         cfg_options=None, launcher='none', local_rank=0),
-                    **options)), 'test')
+            build_runner(SURGE, 'test', checkpoint=out,
+                         work_dir=str(root / 'refused'), **options)
 
 
 def test_export_refuses_unfinished_stompp_unless_forced(demo):

@@ -63,12 +63,10 @@ def test_amp_keeps_the_separate_clipping(tmp_path):
     """``--amp`` turns SeparateClipOptimWrapper into its AMP form."""
     import os.path as osp
 
-    from mmbnn.apis.launch import build_runner, train_parser
+    from mmbnn.apis import build_runner
 
     from ..conftest import REPO_ROOT
     config = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py')
-    args = train_parser().parse_args(
-        [config, '--amp', '--work-dir', str(tmp_path)])
-    runner = build_runner(args, 'train')
+    runner = build_runner(config, 'train', amp=True, work_dir=str(tmp_path))
     assert runner.cfg.optim_wrapper.type == 'SeparateClipAmpOptimWrapper'
     assert runner.cfg.optim_wrapper.loss_scale == 'dynamic'

@@ -7,8 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmbnn.apis import train_parser
-from mmbnn.apis.launch import build_runner
+from mmbnn.apis import build_runner
 
 from ..conftest import REPO_ROOT
 
@@ -31,11 +30,9 @@ def test_every_config_states_its_reference_batch(config):
 def test_auto_scale_lr_follows_total_batch(flag, batch, expected_ratio,
                                            tmp_path):
     config = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_ste_demo.py')
-    argv = [config, '--work-dir', str(tmp_path), '--cfg-options',
-            f'train_dataloader.batch_size={batch}']
-    if flag:
-        argv.insert(1, '--auto-scale-lr')
-    runner = build_runner(train_parser().parse_args(argv), 'train')
+    runner = build_runner(
+        config, 'train', work_dir=str(tmp_path), auto_scale_lr=flag,
+        cfg_options={'train_dataloader.batch_size': batch})
     base_lr = Config.fromfile(config).optim_wrapper.optimizer.lr
     assert runner.auto_scale_lr['base_batch_size'] == 8
     wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
