@@ -10,13 +10,12 @@ What it does, in place:
   after a real conv into its weight and bias (the stem, the 1x1 shortcut
   convs). The BN becomes ``nn.Identity``.
 * **Epilogue fusion.** The shortcut add and the RPReLU / PReLU that follow a
-  binary conv (Bi-Real blocks, :class:`BinarySSDVGG` layers) run in the
+  binary conv (Bi-Real blocks, ``BinarySSDVGG`` layers) run in the
   packed kernel's output stage, on each output row while it is in cache.
-* **Pooling.** Max pooling runs a direct plane-by-plane kernel and the
-  Bi-Real shortcut's 2x2 average pooling four strided slices (the same
-  values as ``F.max_pool2d`` / ``F.avg_pool2d``; torch's NCHW CPU pooling
-  kernels are several times slower). mmcv's average RoIAlign runs a
-  threaded kernel with the same values (mmcv's CPU one is single-threaded).
+* **Faster real-valued ops.** Max pooling and mmcv's average RoIAlign run
+  the threaded CPU kernels of :mod:`mmbnn.deploy.real_ops` (the same
+  values; torch's NCHW CPU max-pool is several times slower and mmcv's CPU
+  RoIAlign single-threaded).
 
 Exactness: the popcount dot products are exact integers either way; the
 epilogue repeats torch's operations in torch's order, and so is bit-exact.
@@ -28,23 +27,75 @@ can flip a binarized activation that lies on its threshold, so a fused
 model predicts like, not bit for bit as, the unfused one: exports keep
 both forms (``--fuse``), and the unfused one stays bit-exact.
 
+Where to fuse is the models' business: each module class that has a fused
+form registers a rule with :func:`register_fusion_rule`, next to its own
+code (the Bi-Real ResNet's in
+``mmbnn/models/backbones/bireal_resnet_fusion.py``, the binary SSD VGG's
+in ``mmbnn/models/backbones/binary_ssd_vgg_fusion.py``), from the helpers
+here; :func:`fuse_deploy_model` walks a model and applies them. A new
+backbone brings its own rule and needs no change here.
+
 Activations between consecutive binary convs stay float: in every binary
 block of these backbones the conv output is also the real-valued shortcut
 of the next add, so a packed-only hand-over would lose it.
 """
-from typing import Optional
+from typing import Callable, Dict, Optional, Type
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..models.backbones.binary_ssd_vgg import BinarySSDVGG, ConvPostProcess
-from ..models.backbones.bireal_resnet import (AvgPoolDownsample,
-                                              BiRealBasicBlock, BiRealResNet)
-from ..models.layers import RPReLU
-from ..utils import set_submodule
-from .packed_conv import PackedBinaryConv, _xnor, kernel_available
+from .packed_conv import PackedBinaryConv
+from .real_ops import CPUMaxPool2d, CPURoIAlign, replace_real_ops
+
+#: A fusion rule: fuses its module in place and returns None, or returns
+#: the module to put in its place.
+FusionRule = Callable[[nn.Module], Optional[nn.Module]]
+
+#: The registered rules, by module class (see :func:`register_fusion_rule`).
+FUSION_RULES: Dict[Type[nn.Module], FusionRule] = {}
+
+
+def register_fusion_rule(*module_types: Type[nn.Module]):
+    """Register the decorated function as the fusion rule of
+    ``module_types`` (and of their subclasses without a rule of their own).
+
+    The rule gets a module of a deploy model in evaluation mode (its binary
+    convs already :class:`~mmbnn.deploy.PackedBinaryConv`) and either fuses
+    it in place and returns None, or returns its fused replacement;
+    :func:`fuse_deploy_model` does not descend into a replacement.
+
+    Raises:
+        TypeError: If no type is given, or one is not an ``nn.Module``
+            subclass.
+        KeyError: If one already has a rule (then none is registered).
+    """
+    if not module_types or not all(
+            isinstance(t, type) and issubclass(t, nn.Module)
+            for t in module_types):
+        raise TypeError('register_fusion_rule takes one or more nn.Module '
+                        f'subclasses, got {module_types!r}')
+
+    def register(rule: FusionRule) -> FusionRule:
+        for module_type in module_types:
+            if module_type in FUSION_RULES:
+                raise KeyError(
+                    f'{module_type.__qualname__} already has a fusion rule: '
+                    f'{FUSION_RULES[module_type].__qualname__}')
+        FUSION_RULES.update(dict.fromkeys(module_types, rule))
+        return rule
+
+    return register
+
+
+def fusion_rule_for(module: nn.Module) -> Optional[FusionRule]:
+    """The rule registered for ``module``'s class or its nearest base
+    class, or None."""
+    for cls in type(module).__mro__:
+        rule = FUSION_RULES.get(cls)
+        if rule is not None:
+            return rule
+    return None
 
 
 def _bn_affine(bn: _BatchNorm):
@@ -89,217 +140,19 @@ def fold_bn_into_conv(conv: nn.Conv2d, bn: _BatchNorm) -> None:
     conv.bias.copy_((bias * k + shift).to(conv.bias.dtype))
 
 
-def fuse_activation(conv: PackedBinaryConv, act: nn.Module) -> bool:
-    """Move ``act`` (RPReLU, PReLU or Identity) into ``conv``'s epilogue.
-
-    Returns:
-        bool: Whether it was fused; a False leaves ``act`` to run after.
-    """
-    if isinstance(act, nn.Identity):
-        return True
-    if isinstance(act, RPReLU):
-        conv.set_activation(act.prelu.weight, act.shift_in, act.shift_out)
-        return True
-    if isinstance(act, nn.PReLU):
-        conv.set_activation(act.weight)
-        return True
-    return False
-
-
-class FusedMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` through :func:`mmbnn.ops.xnor.max_pool2d` on CPU
-    float32 inputs (same values), torch's elsewhere."""
-
-    @classmethod
-    def from_module(cls, pool: nn.MaxPool2d) -> 'FusedMaxPool2d':
-        return cls(pool.kernel_size, pool.stride, pool.padding,
-                   pool.dilation, pool.return_indices, pool.ceil_mode)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if (x.device.type == 'cpu' and x.dtype == torch.float32
-                and x.dim() == 4 and not self.return_indices
-                and self.dilation in (1, (1, 1)) and kernel_available()
-                and not (torch.is_grad_enabled() and x.requires_grad)):
-            return _xnor().max_pool2d(x, self.kernel_size, self.stride,
-                                      self.padding, self.ceil_mode)
-        return super().forward(x)
-
-
-def avg_pool_shortcut(x: Tensor, stride: int) -> Tensor:
-    """``F.avg_pool2d(x, stride, stride, ceil_mode=True,
-    count_include_pad=False)``; for stride 2 on even sizes as four strided
-    slices summed in torch's window order and halved twice (the same
-    values, several times faster than torch's CPU kernel)."""
-    if stride == 1:
-        return x
-    if stride == 2 and x.dim() == 4 and x.shape[-2] % 2 == 0 \
-            and x.shape[-1] % 2 == 0:
-        return (x[..., 0::2, 0::2] + x[..., 0::2, 1::2] +
-                x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) * 0.25
-    return F.avg_pool2d(x, stride, stride, ceil_mode=True,
-                        count_include_pad=False)
-
-
-class FusedDownsample(nn.Sequential):
-    """:class:`AvgPoolDownsample` with its BN folded into the 1x1 conv
-    (children ``0``: the conv, ``1``: ``nn.Identity``)."""
-
-    def __init__(self, downsample: AvgPoolDownsample) -> None:
-        fold_bn_into_conv(downsample[0], downsample[1])
-        super().__init__(downsample[0], nn.Identity())
-        self.stride = downsample.stride
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self[0](avg_pool_shortcut(x, self.stride))
-
-
-class FusedRoIAlign(nn.Module):
-    """mmcv's ``RoIAlign`` (``pool_mode='avg'``) through
-    :func:`mmbnn.ops.xnor.roi_align` on CPU float32 inputs: the same values
-    (tested), on all of torch's threads with channels innermost; mmcv's op
-    elsewhere (GPU, gradients, max pooling)."""
-
-    def __init__(self, roi_align: nn.Module) -> None:
-        super().__init__()
-        self.roi_align = roi_align
-
-    @property
-    def output_size(self) -> tuple:
-        """The wrapped op's ``output_size`` (mmdet's RoI extractors read
-        it)."""
-        return self.roi_align.output_size
-
-    @staticmethod
-    def replaces(module: nn.Module) -> bool:
-        """Whether ``module`` is an mmcv ``RoIAlign`` this class can run."""
-        try:
-            from mmcv.ops import RoIAlign
-        except ImportError:
-            return False
-        return (isinstance(module, RoIAlign) and module.pool_mode == 'avg'
-                and not getattr(module, 'use_torchvision', False))
-
-    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
-        op = self.roi_align
-        if (features.device.type == 'cpu' and features.dtype == torch.float32
-                and rois.dtype == torch.float32 and kernel_available()
-                and not (torch.is_grad_enabled() and features.requires_grad)):
-            return _xnor().roi_align(features, rois, op.output_size,
-                                     op.spatial_scale, op.sampling_ratio,
-                                     op.aligned)
-        return op(features, rois)
-
-
-class FusedBiRealBlock(nn.Module):
-    """A :class:`BiRealBasicBlock` with its BNs folded and its shortcut adds
-    and activations in the binary convs' epilogues.
-
-    ``y = conv1(x, residual=shortcut(x))``; ``out = conv2(y, residual=y)``.
-    An activation that cannot be fused (Hardtanh) runs after its conv.
-    """
-
-    def __init__(self, block: BiRealBasicBlock) -> None:
-        super().__init__()
-        self.conv1, self.conv2 = block.conv1, block.conv2
-        fold_bn_into_packed(self.conv1, block.bn1)
-        fold_bn_into_packed(self.conv2, block.bn2)
-        self.act1 = (nn.Identity() if fuse_activation(self.conv1, block.act1)
-                     else block.act1)
-        self.act2 = (nn.Identity() if fuse_activation(self.conv2, block.act2)
-                     else block.act2)
-        self.downsample = block.downsample
-        if isinstance(self.downsample, AvgPoolDownsample):
-            self.downsample = FusedDownsample(self.downsample)
-
-    def forward(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        y = self.act1(self.conv1(x, shortcut))
-        return self.act2(self.conv2(y, y))
-
-
-class FusedConvUnit(nn.Module):
-    """A :class:`BinarySSDVGG` conv and its :class:`ConvPostProcess` as one
-    packed conv: BN folded, shortcut (the conv's input, repeated along
-    channels when they grow) and activation in the epilogue."""
-
-    def __init__(self, conv: PackedBinaryConv, post: ConvPostProcess) -> None:
-        super().__init__()
-        self.conv = conv
-        fold_bn_into_packed(conv, post.bn)
-        self.act = nn.Identity() if fuse_activation(conv, post.act) \
-            else post.act
-        self.repeats = post.repeats
-
-    def forward(self, x: Tensor) -> Tensor:
-        # the conv repeats a residual with fewer channels itself (the
-        # kernel reads channel o % C instead of copying)
-        residual: Optional[Tensor] = x if self.repeats >= 1 else None
-        return self.act(self.conv(x, residual))
-
-
-class FusedRealConvUnit(nn.Module):
-    """A real-valued :class:`BinarySSDVGG` conv (conv1_1) and its
-    :class:`ConvPostProcess`: BN folded into the conv, shortcut added, the
-    RPReLU / PReLU in one pass (:func:`mmbnn.ops.xnor.rprelu`) instead of
-    torch's three over the full-resolution tensor."""
-
-    def __init__(self, conv: nn.Conv2d, post: ConvPostProcess) -> None:
-        super().__init__()
-        fold_bn_into_conv(conv, post.bn)
-        self.conv, self.act, self.repeats = conv, post.act, post.repeats
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.conv(x)
-        if self.repeats == 1:
-            y = y + x
-        elif self.repeats > 1:
-            y = y + x.repeat(1, self.repeats, 1, 1)
-        act = self.act
-        fast = (isinstance(act, (RPReLU, nn.PReLU)) and y.dim() == 4
-                and y.device.type == 'cpu' and y.dtype == torch.float32
-                and kernel_available()
-                and not (torch.is_grad_enabled() and y.requires_grad))
-        if not fast:
-            return act(y)
-        channels = y.shape[1]
-        if isinstance(act, RPReLU):
-            return _xnor().rprelu(y, act.prelu.weight.detach().expand(
-                channels).contiguous(), act.shift_in.detach().reshape(-1),
-                act.shift_out.detach().reshape(-1))
-        return _xnor().rprelu(
-            y, act.weight.detach().expand(channels).contiguous())
-
-
-def _fusable_block(block: BiRealBasicBlock) -> bool:
-    return (isinstance(block.conv1, PackedBinaryConv)
-            and isinstance(block.conv2, PackedBinaryConv)
-            and isinstance(block.bn1, _BatchNorm)
-            and isinstance(block.bn2, _BatchNorm))
-
-
-def _fuse_ssd_vgg(backbone: BinarySSDVGG) -> int:
-    features = backbone.features
-    fused = 0
-    for i in range(len(features) - 1):
-        conv, post = features[i], features[i + 1]
-        if (isinstance(conv, PackedBinaryConv)
-                and isinstance(post, ConvPostProcess)
-                and isinstance(post.bn, _BatchNorm)):
-            features[i] = FusedConvUnit(conv, post)
-            features[i + 1] = nn.Identity()
-            fused += 1
-        elif (type(conv) is nn.Conv2d and isinstance(post, ConvPostProcess)
-              and isinstance(post.bn, _BatchNorm)):
-            features[i] = FusedRealConvUnit(conv, post)
-            features[i + 1] = nn.Identity()
-    return fused
-
-
-def _fuse_stem(backbone: BiRealResNet) -> None:
-    if isinstance(backbone.conv1, nn.Conv2d) and isinstance(
-            backbone.bn1, _BatchNorm):
-        fold_bn_into_conv(backbone.conv1, backbone.bn1)
-        backbone.bn1 = nn.Identity()
+def _fuse_tree(module: nn.Module) -> Optional[nn.Module]:
+    """Apply the rules to ``module`` and then to its (remaining)
+    descendants, parents first; returns ``module``'s replacement or None."""
+    rule = fusion_rule_for(module)
+    if rule is not None:
+        replacement = rule(module)
+        if replacement is not None:
+            return replacement
+    for name, child in list(module.named_children()):
+        replacement = _fuse_tree(child)
+        if replacement is not None:
+            setattr(module, name, replacement)
+    return None
 
 
 def fuse_deploy_model(model: nn.Module) -> nn.Module:
@@ -307,50 +160,32 @@ def fuse_deploy_model(model: nn.Module) -> nn.Module:
 
     Call it on the output of :func:`~mmbnn.deploy.convert_to_deploy`; every
     BN it folds must be in evaluation mode (the model is put in eval mode).
-    Layers it does not know stay as they are.
+    Modules without a registered rule stay as they are; then
+    :func:`~mmbnn.deploy.real_ops.replace_real_ops` swaps in the faster
+    real-valued ops.
 
     Args:
         model (nn.Module): A deploy model.
 
     Returns:
-        nn.Module: ``model`` itself, with ``model.deploy_fused = True``.
+        nn.Module: ``model`` itself (or its replacement, if ``model`` is a
+        module a rule replaces), with ``deploy_fused = True``.
     """
     model.eval()
-    for module in list(model.modules()):
-        if isinstance(module, BiRealResNet):
-            _fuse_stem(module)
-        elif isinstance(module, BinarySSDVGG):
-            _fuse_ssd_vgg(module)
-    for name, module in list(model.named_modules()):
-        if isinstance(module, BiRealBasicBlock) and _fusable_block(module):
-            set_submodule(model, name, FusedBiRealBlock(module))
+    replacement = _fuse_tree(model)
+    if replacement is not None:
+        model = replacement
     replace_real_ops(model)
     model.deploy_fused = True
     return model
 
 
-def replace_real_ops(model: nn.Module) -> nn.Module:
-    """Swap the real-valued ops that have a faster equal-valued kernel here:
-    ``nn.MaxPool2d`` -> :class:`FusedMaxPool2d`, mmcv's average ``RoIAlign``
-    -> :class:`FusedRoIAlign`, in place. Part of
-    :func:`fuse_deploy_model`; on its own it applies to any model (a
-    full-precision one too), so a benchmark can tell the speed-up of these
-    ops from that of binarization.
-
-    Returns:
-        nn.Module: ``model`` itself.
-    """
-    for name, module in list(model.named_modules()):
-        if type(module) is nn.MaxPool2d:
-            set_submodule(model, name, FusedMaxPool2d.from_module(module))
-        elif FusedRoIAlign.replaces(module):
-            set_submodule(model, name, FusedRoIAlign(module))
-    return model
-
+# the former names of the real-op modules, which fuse nothing
+FusedMaxPool2d = CPUMaxPool2d
+FusedRoIAlign = CPURoIAlign
 
 __all__ = [
-    'FusedBiRealBlock', 'FusedConvUnit', 'FusedDownsample', 'FusedMaxPool2d',
-    'FusedRealConvUnit', 'FusedRoIAlign', 'avg_pool_shortcut',
-    'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_activation',
-    'fuse_deploy_model', 'replace_real_ops'
+    'FUSION_RULES', 'FusedMaxPool2d', 'FusedRoIAlign', 'FusionRule',
+    'fold_bn_into_conv', 'fold_bn_into_packed', 'fuse_deploy_model',
+    'fusion_rule_for', 'register_fusion_rule', 'replace_real_ops'
 ]

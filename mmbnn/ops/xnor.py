@@ -18,45 +18,27 @@ SIMD path: the widest one the CPU supports (``'avx512_vpopcntdq'``,
 ``MMBNN_XNOR_SIMD`` (``auto``, ``avx512``/``avx512_vpopcntdq``, ``avx2``,
 ``scalar``; read at every call). Threads: ``torch.get_num_threads()``. No
 autograd.
-"""
-import operator
-from typing import Optional, Sequence, Tuple, Union
 
-import torch.nn.functional as F
+The extension's float kernels for the real-valued ops (max pooling,
+RoIAlign, RPReLU) belong to :mod:`mmbnn.ops.float_kernels`;
+``xnor.max_pool2d``, ``xnor.roi_align`` and ``xnor.rprelu`` name the same
+functions.
+"""
+from typing import Optional, Tuple
+
 from torch import Tensor
 
-try:
-    from . import _xnor_ext
-    _IMPORT_ERROR: Optional[ImportError] = None
-except ImportError as error:  # built without the extension
-    _xnor_ext = None
-    _IMPORT_ERROR = error
+from . import _ext
+from ._ext import IntPair as _IntPair
+from ._ext import import_error, is_available
+from ._ext import pair as _pair
+from ._ext import require_extension as _require_extension
+from .float_kernels import max_pool2d, roi_align, rprelu  # noqa: F401
 
 SIMD_ENV = 'MMBNN_XNOR_SIMD'
 SIMD_PATHS = ('scalar', 'avx2', 'avx512_vpopcntdq')  # index = C++ path id
 # values MMBNN_XNOR_SIMD accepts (case-insensitive); 'avx512' is an alias
 SIMD_CHOICES = ('auto', ) + SIMD_PATHS + ('avx512', )
-
-_IntPair = Union[int, Sequence[int]]
-
-
-def is_available() -> bool:
-    """Whether the compiled kernel could be imported."""
-    return _xnor_ext is not None
-
-
-def import_error() -> Optional[ImportError]:
-    """The error that made :func:`is_available` False, if any."""
-    return _IMPORT_ERROR
-
-
-def _require_extension():
-    if _xnor_ext is None:
-        raise RuntimeError(
-            'the XNOR kernel mmbnn.ops._xnor_ext is not built (reinstall with '
-            '`pip install --no-build-isolation --no-deps -e .`): '
-            f'{_IMPORT_ERROR}')
-    return _xnor_ext
 
 
 def supported_simd_paths() -> Tuple[str, ...]:
@@ -92,19 +74,6 @@ def pack_weight(sign_weight: Tensor) -> Tensor:
         It does not depend on the SIMD path or on ``groups``.
     """
     return _require_extension().pack_weight(sign_weight)
-
-
-def _pair(name: str, value: _IntPair) -> Tuple[int, int]:
-    error = ValueError(f'{name} must be an int or a pair of ints, got '
-                       f'{value!r}')
-    try:
-        if not isinstance(value, (tuple, list)):
-            return (operator.index(value), ) * 2
-        if len(value) == 2:
-            return tuple(operator.index(v) for v in value)
-    except TypeError:
-        raise error from None
-    raise error
 
 
 def _geometry(kernel_size: _IntPair, stride: _IntPair, padding: _IntPair,
@@ -178,7 +147,9 @@ def binary_conv2d(x: Tensor,
     Returns:
         Tensor: Float32 ``(N, O, H_out, W_out)``, without autograd history.
     """
-    ext = _xnor_ext if _xnor_ext is not None else _require_extension()
+    ext = _ext.extension
+    if ext is None:
+        ext = _require_extension()
     # the SIMD path (MMBNN_XNOR_SIMD) is resolved in C++: this wrapper stays
     # a few Python operations, which matters next to a ~0.1 ms kernel
     return ext.binary_conv2d(x, packed_weight, in_channels, out_channels,
@@ -188,79 +159,8 @@ def binary_conv2d(x: Tensor,
                              act_shift_out)
 
 
-def max_pool2d(x: Tensor,
-               kernel_size: _IntPair,
-               stride: Optional[_IntPair] = None,
-               padding: _IntPair = 0,
-               ceil_mode: bool = False) -> Tensor:
-    """``F.max_pool2d(x, kernel_size, stride, padding, ceil_mode=ceil_mode)``
-    of a float32 CPU NCHW tensor, the same values, computed plane by plane
-    on torch's threads (torch 2.x's NCHW CPU max-pool is several times
-    slower: it dominated the deploy backbone's time). Dilation 1 only. An
-    input holding NaN goes to ``F.max_pool2d`` (NaN propagates as there).
-
-    Args:
-        x (Tensor): Float32 ``(N, C, H, W)`` CPU input.
-        kernel_size, stride, padding: As in ``F.max_pool2d``; ``stride``
-            defaults to ``kernel_size``.
-        ceil_mode (bool): As in ``F.max_pool2d``. Defaults to False.
-
-    Returns:
-        Tensor: The pooled tensor, without autograd history.
-    """
-    ext = _require_extension()
-    kh, kw = _pair('kernel_size', kernel_size)
-    sh, sw = (kh, kw) if stride is None else _pair('stride', stride)
-    ph, pw = _pair('padding', padding)
-    out, saw_nan = ext.max_pool2d(x, kh, kw, sh, sw, ph, pw, bool(ceil_mode))
-    if saw_nan:
-        return F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
-                            ceil_mode=bool(ceil_mode))
-    return out
-
-
-def roi_align(features: Tensor,
-              rois: Tensor,
-              output_size: _IntPair,
-              spatial_scale: float,
-              sampling_ratio: int = 0,
-              aligned: bool = True) -> Tensor:
-    """Average RoIAlign with the values of mmcv's CPU ``roi_align``
-    (``pool_mode='avg'``), its RoIs split over torch's threads (mmcv's CPU
-    kernel runs on one thread and also tracks the max-pool arg-max).
-
-    Args:
-        features (Tensor): Float32 ``(N, C, H, W)`` CPU feature map.
-        rois (Tensor): Float32 ``(K, 5)``: batch index, x1, y1, x2, y2.
-        output_size (int | tuple[int, int]): Pooled height and width.
-        spatial_scale (float): Feature-map size / image size.
-        sampling_ratio (int): Samples per bin side; 0 adapts it to the RoI
-            size. Defaults to 0.
-        aligned (bool): Half-pixel offset. Defaults to True.
-
-    Returns:
-        Tensor: ``(K, C, ph, pw)``, without autograd history.
-    """
-    ph, pw = _pair('output_size', output_size)
-    return _require_extension().roi_align(features, rois, ph, pw,
-                                          float(spatial_scale),
-                                          int(sampling_ratio), bool(aligned))
-
-
-def rprelu(x: Tensor,
-           slope: Tensor,
-           shift_in: Optional[Tensor] = None,
-           shift_out: Optional[Tensor] = None) -> Tensor:
-    """``F.prelu(x - shift_in, slope) + shift_out`` (RPReLU; PReLU without
-    the shifts) of a float32 NCHW CPU tensor in one pass, the same values
-    as torch's three.
-
-    Args:
-        x (Tensor): Float32 ``(N, C, H, W)``.
-        slope (Tensor): ``C`` negative slopes.
-        shift_in, shift_out (Tensor, optional): ``C`` shifts each.
-
-    Returns:
-        Tensor: Float32 tensor shaped as ``x``, without autograd history.
-    """
-    return _require_extension().rprelu(x, shift_in, slope, shift_out)
+__all__ = [
+    'SIMD_CHOICES', 'SIMD_ENV', 'SIMD_PATHS', 'binary_conv2d', 'import_error',
+    'is_available', 'max_pool2d', 'pack_weight', 'roi_align', 'rprelu',
+    'simd_path', 'supported_simd_paths'
+]

@@ -92,8 +92,9 @@ def assert_fused_blocks_match(unfused: nn.Module, fused: nn.Module,
     two convs is tolerated (``FLIPS``). Returns the number of units
     checked (all of them).
     """
-    from mmbnn.deploy.fusion import (FusedBiRealBlock, FusedConvUnit,
-                                     FusedRealConvUnit)
+    from mmbnn.models.backbones.binary_ssd_vgg_fusion import (
+        FusedConvUnit, FusedRealConvUnit)
+    from mmbnn.models.backbones.bireal_resnet_fusion import FusedBiRealBlock
     from mmbnn.models.backbones.binary_ssd_vgg import ConvPostProcess
     from mmbnn.models.backbones.bireal_resnet import BiRealBasicBlock
     records = {}

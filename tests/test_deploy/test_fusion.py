@@ -15,13 +15,18 @@ from torch import nn
 from mmbnn.deploy import (PackedBinaryConv, convert_to_deploy,
                           export_deploy_checkpoint, kernel_available,
                           load_deploy_model)
-from mmbnn.deploy.fusion import (FusedBiRealBlock, FusedConvUnit,
-                                 FusedDownsample, FusedMaxPool2d,
-                                 FusedRealConvUnit, FusedRoIAlign,
-                                 avg_pool_shortcut, fold_bn_into_conv,
-                                 fold_bn_into_packed, fuse_deploy_model)
+from mmbnn.deploy.fusion import (FUSION_RULES, FusedMaxPool2d,
+                                 FusedRoIAlign, fold_bn_into_conv,
+                                 fold_bn_into_packed, fuse_deploy_model,
+                                 fusion_rule_for, register_fusion_rule)
+from mmbnn.deploy.real_ops import CPUMaxPool2d, CPURoIAlign
+from mmbnn.models.backbones.binary_ssd_vgg_fusion import (FusedConvUnit,
+                                                          FusedRealConvUnit)
 from mmbnn.models.backbones.bireal_resnet import (BiRealBasicBlock,
                                                   BiRealResNet)
+from mmbnn.models.backbones.bireal_resnet_fusion import (FusedBiRealBlock,
+                                                         FusedDownsample,
+                                                         avg_pool_shortcut)
 from mmbnn.ops import BinaryConv
 
 from ..conftest import REPO_ROOT
@@ -137,7 +142,7 @@ def test_pooling_replacements_are_exact(shape):
                 x, stride, stride, ceil_mode=True, count_include_pad=False))
     for pool in (nn.MaxPool2d(3, 2, 1), nn.MaxPool2d(2, 2, ceil_mode=True)):
         with torch.no_grad():
-            assert torch.equal(FusedMaxPool2d.from_module(pool)(x), pool(x))
+            assert torch.equal(CPUMaxPool2d.from_module(pool)(x), pool(x))
 
 
 def test_fuse_deploy_model_replaces_what_it_knows():
@@ -145,7 +150,7 @@ def test_fuse_deploy_model_replaces_what_it_knows():
     model = convert_to_deploy(BiRealResNet(depth=18).eval(), fuse=True)
     assert model.deploy_fused
     assert isinstance(model.bn1, nn.Identity) and model.conv1.bias is not None
-    assert isinstance(model.maxpool, FusedMaxPool2d)
+    assert isinstance(model.maxpool, CPUMaxPool2d)
     blocks = [m for m in model.modules() if isinstance(m, FusedBiRealBlock)]
     assert len(blocks) == 8
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
@@ -183,7 +188,7 @@ def test_fused_export_matches_unfused_block_by_block(config, tmp_path):
         m, (FusedBiRealBlock, FusedConvUnit, FusedRealConvUnit))]
     assert len(units) > 0
     if family == 'faster_rcnn':
-        assert sum(isinstance(m, FusedRoIAlign) for m in fused.modules()) == 4
+        assert sum(isinstance(m, CPURoIAlign) for m in fused.modules()) == 4
 
     # the unfused deploy model of the same weights, and its fused form
     # made in memory: the reloaded fused model is that one, bit for bit
@@ -211,15 +216,15 @@ def test_fused_export_matches_unfused_block_by_block(config, tmp_path):
 def test_replace_real_ops_keeps_fp_detections(tmp_path):
     from mmdet.apis import inference_detector
 
-    from mmbnn.deploy.fusion import replace_real_ops
+    from mmbnn.deploy.real_ops import replace_real_ops
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py'))
     cfg.merge_from_dict(KEEP_ALL['faster_rcnn'])
     torch.manual_seed(0)
     model = _randomized_checkpoint(cfg, str(tmp_path / 'fp.pth'))
     fast = replace_real_ops(copy.deepcopy(model))
-    assert sum(isinstance(m, FusedRoIAlign) for m in fast.modules()) == 4
-    assert sum(isinstance(m, FusedMaxPool2d) for m in fast.modules()) >= 1
+    assert sum(isinstance(m, CPURoIAlign) for m in fast.modules()) == 4
+    assert sum(isinstance(m, CPUMaxPool2d) for m in fast.modules()) >= 1
     image = np.random.default_rng(1).integers(
         0, 256, (160, 224, 3), dtype=np.uint8)
     with torch.no_grad():
@@ -227,3 +232,59 @@ def test_replace_real_ops_keeps_fp_detections(tmp_path):
         b = inference_detector(fast, image).pred_instances
     assert len(a) > 0
     assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)
+
+
+def test_fusion_rules_are_registered_by_module_class(monkeypatch):
+    """Each backbone brings its rule; the driver applies a rule to the
+    module's class or its nearest registered base, parents first, and does
+    not descend into a replacement."""
+    from mmbnn.deploy import fusion
+    from mmbnn.models.backbones.binary_ssd_vgg import BinarySSDVGG
+    assert {BiRealResNet, BiRealBasicBlock, BinarySSDVGG} <= set(FUSION_RULES)
+
+    class Inner(nn.Module):
+        pass
+
+    class Outer(nn.Sequential):
+        pass
+
+    class OuterChild(Outer):
+        pass
+
+    class Parent(nn.Sequential):
+        pass
+
+    calls, rules = [], {}
+    monkeypatch.setattr(fusion, 'FUSION_RULES', rules)
+    register_fusion_rule(Inner)(lambda m: calls.append(('inner', m)))
+    register_fusion_rule(Parent)(lambda m: calls.append(('parent', m)))
+
+    @register_fusion_rule(Outer)
+    def replace_outer(module):
+        calls.append(('outer', module))
+        return nn.Sequential(nn.Identity())
+
+    with pytest.raises(KeyError, match='Inner already has a fusion rule'):
+        register_fusion_rule(Inner)(lambda m: None)
+    with pytest.raises(KeyError, match='Inner already has a fusion rule'):
+        register_fusion_rule(nn.ReLU, Inner)(lambda m: None)
+    assert set(rules) == {Inner, Outer, Parent}
+    for bad in ((), (int, ), (nn.ReLU(), )):
+        with pytest.raises(TypeError, match='nn.Module subclasses'):
+            register_fusion_rule(*bad)
+    inner, replaced = Inner(), OuterChild(Inner())
+    assert fusion_rule_for(replaced) is replace_outer
+    assert fusion_rule_for(nn.ReLU()) is None
+    model = Parent(inner, replaced, nn.MaxPool2d(2))
+    assert fuse_deploy_model(model) is model and model.deploy_fused
+    # the parent first; the replaced module's own Inner child never
+    assert [name for name, _ in calls] == ['parent', 'inner', 'outer']
+    assert calls[1][1] is inner
+    assert type(model[1]) is nn.Sequential
+    assert isinstance(model[2], CPUMaxPool2d)
+
+
+def test_former_real_op_names_are_aliases():
+    assert FusedMaxPool2d is CPUMaxPool2d and FusedRoIAlign is CPURoIAlign
+    from mmbnn.ops import float_kernels, xnor
+    assert xnor.roi_align is float_kernels.roi_align

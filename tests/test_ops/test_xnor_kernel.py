@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmbnn.ops import BinaryConv, hard_sign, xnor
+from mmbnn.ops import BinaryConv, _ext, float_kernels, hard_sign, xnor
 
 # (C, O, kernel, stride, padding, dilation, groups, N, H, W): channel counts
 # around and across 64-bit words, borders wider than the kernel reach,
@@ -296,12 +296,15 @@ def test_simd_environment_variable(monkeypatch):
 
 def test_missing_extension_is_reported(monkeypatch):
     error = ImportError('no _xnor_ext here')
-    monkeypatch.setattr(xnor, '_xnor_ext', None)
-    monkeypatch.setattr(xnor, '_IMPORT_ERROR', error)
+    monkeypatch.setattr(_ext, 'extension', None)
+    monkeypatch.setattr(_ext, 'IMPORT_ERROR', error)
     assert not xnor.is_available()
+    assert xnor.import_error() is error
     with pytest.raises(RuntimeError, match='not built.*no _xnor_ext here'):
         xnor.binary_conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1),
                            in_channels=1, out_channels=1, kernel_size=1)
+    with pytest.raises(RuntimeError, match='not built.*no _xnor_ext here'):
+        float_kernels.max_pool2d(torch.zeros(1, 1, 3, 3), 2)
 
 
 def test_random_configurations(simd):

@@ -26,6 +26,29 @@ def build_block_act(name: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def fuse_activation(conv: nn.Module, act: nn.Module) -> bool:
+    """Move a block activation into the epilogue of the packed binary conv
+    before it (:meth:`mmbnn.deploy.PackedBinaryConv.set_activation`).
+
+    Args:
+        conv (nn.Module): A ``PackedBinaryConv``.
+        act (nn.Module): The activation after it.
+
+    Returns:
+        bool: Whether it was fused (RPReLU, PReLU, Identity); a False
+        (Hardtanh, ReLU) leaves ``act`` to run after the conv.
+    """
+    if isinstance(act, nn.Identity):
+        return True
+    if isinstance(act, RPReLU):
+        conv.set_activation(act.prelu.weight, act.shift_in, act.shift_out)
+        return True
+    if isinstance(act, nn.PReLU):
+        conv.set_activation(act.weight)
+        return True
+    return False
+
+
 def check_signed_inputs(module: nn.Module, act: str, key: str) -> None:
     """Refuse a ReLU in front of convs that binarize their input.
 
