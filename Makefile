@@ -11,6 +11,14 @@ STAMP := $(VENV)/.mmbnn-installed
 # (~17 min on 2 cores). Override with `make install WHEEL_CACHE=DIR`.
 WHEEL_CACHE ?= ../shared/wheels
 FIND_LINKS := $(if $(wildcard $(WHEEL_CACHE)/*.whl),--find-links $(abspath $(WHEEL_CACHE)),)
+# mmcv's ops: auto builds CUDA kernels when torch is a CUDA build and nvcc's
+# CUDA major matches torch's (tools/misc/detect_cuda.py), else CPU only;
+# 1 forces CUDA (fails if unusable), 0 forces CPU. CUDA builds from source
+# (never from WHEEL_CACHE), for the visible GPUs' architectures or, with no
+# GPU visible, for TORCH_CUDA_ARCH_LIST (default 7.5;8.0;8.6;8.9;9.0+PTX).
+# After changing it: make -B install.
+MMCV_CUDA ?= auto
+MAX_JOBS ?= 2
 DEMO_DIR ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo_faster_rcnn_r18_ste
 DOCS_STAMP := $(VENV)/.mmbnn-docs-installed
@@ -25,7 +33,17 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements/build.txt
 	$(PIP) install "$$(grep -m1 "^mmengine" requirements/runtime.txt)"
-	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(PIP) install --no-build-isolation $(FIND_LINKS) -r requirements/mminstall.txt
+	# FORCE_CUDA, TORCH_CUDA_ARCH_LIST, MMCV_REBUILD (installed mmcv of the
+	# other kind); a CUDA build skips the wheel caches (their mmcv is CPU),
+	# a CPU build hides the GPUs (mmcv's setup.py builds CUDA ops if it sees one)
+	set -e; choice=$$($(PY) tools/misc/detect_cuda.py --mode $(MMCV_CUDA) --shell); eval "$$choice"; \
+	if [ "$$MMCV_REBUILD" = 1 ]; then $(PIP) uninstall -y mmcv; fi; \
+	if [ "$$FORCE_CUDA" = 1 ]; then \
+	  echo "building mmcv's CUDA ops (TORCH_CUDA_ARCH_LIST=$$TORCH_CUDA_ARCH_LIST, MAX_JOBS=$(MAX_JOBS))"; \
+	  MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation --no-binary mmcv --no-cache-dir -r requirements/mminstall.txt; \
+	else \
+	  CUDA_VISIBLE_DEVICES= MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation $(FIND_LINKS) -r requirements/mminstall.txt; \
+	fi
 	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/docs.txt
 	# the editable install also links tools, configs and model-index.yml
 	# into mmbnn/.mim (setup.py's add_mim_extension), for `mim`
@@ -39,6 +57,7 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 	fi; \
 	ln -sfn "$(abspath mmbnn)" "$$site/mmbnn"
 	$(PY) -c "import mmcv.ops, mmdet, mmbnn; print('mmbnn install OK')"
+	$(PY) tools/misc/detect_cuda.py --installed
 	$(VENV)/bin/mim search mmbnn > /dev/null
 	touch $(STAMP)
 
