@@ -1,8 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """The documentation: every relative link and image of README.md,
-docs/en/ and the per-method READMEs resolves (file and ``#anchor``), the
-README stays a short entry page, and docs/en builds with Sphinx without a
-single warning."""
+DEVELOPERS.md, docs/en/ and the per-method READMEs resolves (file and
+``#anchor``), the README stays a short entry page, and docs/en builds with
+Sphinx without a single warning."""
 import glob
 import importlib.util
 import os.path as osp
@@ -28,7 +28,7 @@ _SCHEME = re.compile(r'^[a-zA-Z][a-zA-Z0-9+.-]*:')
 
 
 def markdown_files():
-    files = [README]
+    files = [README, osp.join(REPO_ROOT, 'DEVELOPERS.md')]
     files += glob.glob(osp.join(DOCS, '**', '*.md'), recursive=True)
     files += glob.glob(osp.join(REPO_ROOT, 'configs', '*', 'README.md'))
     return sorted(f for f in files if '_build' not in f.split(osp.sep))
@@ -87,8 +87,9 @@ def test_slug_follows_github():
 
 def test_every_page_is_checked():
     files = [osp.relpath(f, REPO_ROOT) for f in markdown_files()]
-    for page in ('README.md', 'docs/en/index.md', 'docs/en/get_started.md',
-                 'docs/en/results.md', 'docs/en/notes/tests.md'):
+    for page in ('README.md', 'DEVELOPERS.md', 'docs/en/index.md',
+                 'docs/en/get_started.md', 'docs/en/results.md',
+                 'docs/en/notes/tests.md'):
         assert page in files
 
 

@@ -187,8 +187,8 @@ class StoMPPMasking(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args,
                               **kwargs) -> None:
-        # a checkpoint written before ``scores_seeded`` existed holds
-        # scores that are already the run's own: keep them
+        # a checkpoint without ``scores_seeded`` holds scores that are
+        # already the run's own: keep them
         flag = prefix + 'scores_seeded'
         if prefix + 'scores' in state_dict and flag not in state_dict:
             state_dict[flag] = torch.tensor(True)
