@@ -74,13 +74,13 @@ def test_errors(tmp_path):
         plot_curves(str(tmp_path))
 
 
-def test_demo_ends_with_plots(tmp_path, monkeypatch, capsys):
+def test_demo_ends_with_plots(tmp_path, demo_data_root, monkeypatch, capsys):
     """``tools/demo.py`` on the SURGE demo config, 2 epochs of 8 images."""
     work = tmp_path / 'work'
     monkeypatch.setattr(sys, 'argv', [
         'demo.py', '--config',
         osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_surge_demo.py'),
-        '--work-dir', str(work), '--data-root', str(tmp_path / 'data'),
+        '--work-dir', str(work), '--data-root', demo_data_root,
         '--cfg-options', 'train_dataloader.dataset.indices=8',
         'val_dataloader.dataset.indices=4',
         'test_dataloader.dataset.indices=4',
