@@ -13,7 +13,10 @@ default_hooks = dict(
                     save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # checkpoints carry the random state: a resumed run is the same run
-    rng_state=dict(type='RNGStateHook'))
+    rng_state=dict(type='RNGStateHook'),
+    # NaN/Inf activations reaching a binary conv stop the run (sign would
+    # hide them); nonfinite_check=None switches the check off
+    nonfinite_check=dict(type='NonFiniteCheckHook'))
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -64,6 +64,15 @@ class BinaryConv(nn.Conv2d):
             ``dict(type='StoMPP')`` (see
             :class:`~mmbnn.stompp.StoMPPMasking`); the surrogates above then
             apply only through its ``ste_on_frozen``. Defaults to None.
+
+    Non-finite inputs: ``sign`` maps NaN to a valid +-1, so a diverging
+    network would keep training on garbage. While ``check_nonfinite`` is
+    True (set by :class:`~mmbnn.engine.NonFiniteCheckHook`), a binarizing
+    conv in training mode ORs "some input element is NaN or Inf" into its
+    ``nonfinite`` buffer (a bool on the input's device, updated with tensor
+    ops: no host synchronisation); the hook reads every layer's flag once
+    per iteration. The buffer is not saved in checkpoints, and evaluation,
+    export and deploy never touch it.
     """
 
     def __init__(self,
@@ -127,6 +136,10 @@ class BinaryConv(nn.Conv2d):
                     weight_shape=tuple(self.weight.shape),
                     stride=self.stride, padding=self.padding,
                     dilation=self.dilation, groups=self.groups))
+        self.check_nonfinite = False
+        self.register_buffer(
+            'nonfinite', torch.zeros((), dtype=torch.bool, device=device),
+            persistent=False)
 
     # children that exist only for training (SURGE branch, StoMPP state):
     # dropped by the deploy conversion, reported apart by the complexity tool
@@ -195,7 +208,21 @@ class BinaryConv(nn.Conv2d):
         return self._conv_forward(
             self.binary_input(x), self.binary_weight(), self.bias)
 
+    @torch.no_grad()
+    def record_nonfinite(self, x: Tensor) -> None:
+        """OR "``x`` holds a NaN or an Inf" into ``nonfinite`` (on the
+        device, no synchronisation). Its min and max say it: NaN propagates
+        into both, and an Inf is one of them (one reduction pass, no
+        tensor of ``x``'s size)."""
+        if x.numel() == 0:
+            return
+        low, high = torch.aminmax(x)
+        self.nonfinite.logical_or_(
+            ~(torch.isfinite(low) & torch.isfinite(high)))
+
     def forward(self, x: Tensor) -> Tensor:
+        if self.check_nonfinite and self.training and self.is_binary:
+            self.record_nonfinite(x)
         if (self.compensator is not None and self.training
                 and torch.is_grad_enabled()):
             return self.compensator.compensate(x, self.binary_forward,

@@ -5,11 +5,9 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import get_rank
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
-from ..engine import iteration_window, log_due, publish_scalars
+from ..engine.scheduled_hook import ScheduledHook, check_number
 from ..utils import check_choice
 from .masking import StoMPPMasking
 from .schedule import (ORDERS, SHAPES, SPLITS, frozen_fraction, layer_windows,
@@ -71,7 +69,7 @@ def warmup_end(runner) -> int:
 
 
 @HOOKS.register_module()
-class StoMPPHook(Hook):
+class StoMPPHook(ScheduledHook):
     """ParamScheduler-style driver of StoMPP's progressive binarization.
 
     The arguments mirror MMEngine parameter schedulers (``begin``, ``end``,
@@ -90,9 +88,9 @@ class StoMPPHook(Hook):
     visualizer backends).
 
     Args:
-        begin (float): Start of the schedule. Defaults to 0.
-        end (float, optional): End (everything binary from then on); None =
-            end of training.
+        begin (float): Start of the schedule, >= 0. Defaults to 0.
+        end (float, optional): End (everything binary from then on),
+            greater than ``begin``; None = end of training.
         by_epoch (bool): ``begin``/``end``/``layer_window`` in epochs.
             Defaults to False.
         shape (str): ``'linear'``, ``'quadratic'``, ``'cubic'``,
@@ -102,8 +100,8 @@ class StoMPPHook(Hook):
             ``'global'``. Defaults to ``'forward'``.
         split (str): ``'joint'``, ``'weights_first'`` or ``'acts_first'``.
             Defaults to ``'joint'``.
-        layer_window (float, optional): Length of each layer's window;
-            default ``(end - begin) / num_layers``.
+        layer_window (float, optional): Length of each layer's window,
+            > 0; default ``(end - begin) / num_layers``.
         interval (int): Logging interval. Defaults to 50.
         input_shape (tuple): Dummy input for the ordering forward.
             Defaults to (1, 3, 64, 64).
@@ -113,8 +111,6 @@ class StoMPPHook(Hook):
             layer freezes while its learning rate is still a fraction of
             the run's. Defaults to False.
     """
-
-    priority = 'NORMAL'
 
     def __init__(self,
                  begin: float = 0,
@@ -130,19 +126,20 @@ class StoMPPHook(Hook):
         self.shape = check_choice('shape', shape, SHAPES)
         self.order = check_choice('order', order, ORDERS)
         self.split = check_choice('split', split, SPLITS)
-        if interval < 1:
-            raise ValueError(
-                f'StoMPPHook: interval must be >= 1, got {interval}')
-        self.begin, self.end, self.by_epoch = begin, end, by_epoch
-        self.layer_window, self.interval = layer_window, interval
+        super().__init__(begin, end, by_epoch, interval)
+        if layer_window is not None:
+            check_number('StoMPPHook', 'layer_window', layer_window)
+            if layer_window <= 0:
+                raise ValueError('StoMPPHook: layer_window must be > 0 or '
+                                 f'None, got layer_window={layer_window}')
+        self.layer_window = layer_window
         self.input_shape = tuple(input_shape)
         self.after_warmup = after_warmup
         self.layers: Dict[str, StoMPPMasking] = {}
         self.windows: list = []
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = self.unwrap(runner.model)
         names = execution_order(model, self.input_shape)
         if not names:
             raise RuntimeError(
@@ -153,10 +150,7 @@ class StoMPPHook(Hook):
             n: model.get_submodule(n).progressive
             for n in names
         }
-        epoch_length = len(runner.train_dataloader)
-        begin, end = iteration_window(self.begin, self.end, self.by_epoch,
-                                      epoch_length, runner.max_iters,
-                                      'StoMPPHook')
+        begin, end = self.set_window(runner)
         if self.after_warmup:
             begin = max(begin, warmup_end(runner))
             if begin >= end:
@@ -164,10 +158,10 @@ class StoMPPHook(Hook):
                     f'StoMPPHook: the warm-up ends at iteration {begin}, not '
                     f'before the schedule\'s end ({end}); set a later end or '
                     'after_warmup=False')
+            self.window = (begin, end)
         window = None
         if self.layer_window is not None:
-            window = self.layer_window * (epoch_length
-                                          if self.by_epoch else 1)
+            window = self.to_iters(runner, self.layer_window)
         self.windows = [
             split_window(w, self.split) for w in layer_windows(
                 len(names), begin, end, self.order, window)
@@ -205,7 +199,7 @@ class StoMPPHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        if not log_due(self, runner, self.interval):
+        if not self.log_due(runner):
             return
         per_layer, frozen = {}, []
         for name, layer in self.layers.items():
@@ -214,4 +208,4 @@ class StoMPPHook(Hook):
             per_layer[f'stompp/{name}/p_act'] = float(layer.p_act)
             per_layer[f'stompp/{name}/frozen_weight'] = frozen[-1]
         summary = {'train/stompp_frozen_mean': sum(frozen) / len(frozen)}
-        publish_scalars(runner, summary, per_layer)
+        self.publish(runner, summary, per_layer)

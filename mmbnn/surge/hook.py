@@ -3,17 +3,13 @@
 from typing import Dict, Optional
 
 from mmdet.registry import HOOKS
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
-from ..engine import iteration_window, log_due, publish_scalars
-from ..utils import check_choice
+from ..engine.scheduled_hook import ScalarScheduleHook, check_number
 from .compensator import SURGECompensator
-from .schedule import ETA_SCHEDULES, eta_at
 
 
 @HOOKS.register_module()
-class SURGEHook(Hook):
+class SURGEHook(ScalarScheduleHook):
     """Governs every SURGE compensator of the model.
 
     - ``before_train``: finds the compensators (a model without any is an
@@ -32,21 +28,21 @@ class SURGEHook(Hook):
     and buffers, so checkpoints carry them.
 
     Args:
-        eta (float): Base AGS coefficient. Defaults to 1.0.
+        eta (float): Base AGS coefficient, a finite number >= 0. Defaults
+            to 1.0.
         schedule (str): ``'constant'``, ``'linear_warmup'``,
             ``'linear_decay'`` or ``'cosine_decay'`` (see
-            :func:`~mmbnn.surge.schedule.eta_at`). Defaults to
+            :func:`~mmbnn.engine.schedule.scalar_at`). Defaults to
             ``'constant'``.
-        begin (float): Window start. Defaults to 0.
-        end (float, optional): Window end; None = end of training.
+        begin (float): Window start, >= 0. Defaults to 0.
+        end (float, optional): Window end, greater than ``begin``; None =
+            end of training.
         by_epoch (bool): ``begin``/``end`` in epochs. Defaults to False.
-        start_factor (float): Warm-up start factor. Defaults to 0.
-        end_factor (float): Decay end factor. Defaults to 0.
+        start_factor (float): Warm-up start factor, >= 0. Defaults to 0.
+        end_factor (float): Decay end factor, >= 0. Defaults to 0.
         interval (int): Logging interval in iterations. Defaults to 50.
         log_per_layer (bool): Also log every layer. Defaults to True.
     """
-
-    priority = 'NORMAL'
 
     def __init__(self,
                  eta: float = 1.0,
@@ -58,24 +54,16 @@ class SURGEHook(Hook):
                  end_factor: float = 0.0,
                  interval: int = 50,
                  log_per_layer: bool = True) -> None:
-        self.schedule = check_choice('schedule', schedule, ETA_SCHEDULES)
-        if eta < 0:
-            raise ValueError(f'SURGEHook: eta must be >= 0, got {eta}')
-        if interval < 1:
-            raise ValueError(
-                f'SURGEHook: interval must be >= 1, got {interval}')
-        self.eta, self.begin, self.end = eta, begin, end
-        self.by_epoch = by_epoch
-        self.start_factor, self.end_factor = start_factor, end_factor
-        self.interval, self.log_per_layer = interval, log_per_layer
+        super().__init__(schedule, begin, end, by_epoch, start_factor,
+                         end_factor, interval)
+        check_number('SURGEHook', 'eta', eta, minimum=0)
+        self.eta, self.log_per_layer = eta, log_per_layer
         self.compensators: Dict[str, SURGECompensator] = {}
-        self.window = (0, 1)
 
-    @staticmethod
-    def find_compensators(model) -> Dict[str, SURGECompensator]:
+    @classmethod
+    def find_compensators(cls, model) -> Dict[str, SURGECompensator]:
         """``{conv name: compensator}`` for every SURGE layer."""
-        if is_model_wrapper(model):
-            model = model.module
+        model = cls.unwrap(model)
         return {
             name.rsplit('.compensator', 1)[0]: m
             for name, m in model.named_modules()
@@ -89,14 +77,11 @@ class SURGEHook(Hook):
                 'SURGEHook found no SURGE layer in the model: build the '
                 "binary convs with conv_cfg=dict(type='BinaryConv', "
                 "compensator=dict(type='SURGE')) or remove the hook")
-        self.window = iteration_window(
-            self.begin, self.end, self.by_epoch,
-            len(runner.train_dataloader), runner.max_iters, 'SURGEHook')
+        self.set_window(runner)
 
     def eta_at(self, step: int) -> float:
         """Eta of iteration ``step`` under this hook's schedule."""
-        return eta_at(step, self.eta, self.schedule, *self.window,
-                      self.start_factor, self.end_factor)
+        return self.value_at(step, self.eta)
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
@@ -106,7 +91,7 @@ class SURGEHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        if not log_due(self, runner, self.interval):
+        if not self.log_due(runner):
             return
         stats = {
             name: dict(
@@ -141,4 +126,4 @@ class SURGEHook(Hook):
                 f'surge/{name}/{key.rstrip("_")}': value
                 for name, s in stats.items() for key, value in s.items()
             }
-        publish_scalars(runner, summary, per_layer)
+        self.publish(runner, summary, per_layer)

@@ -173,3 +173,85 @@ def test_ssd_neck_binarized_through_conv_cfg(mmdet_scope):
     assert len(convs) == 4  # two ConvModules per extra level
     outs = neck((torch.randn(1, 32, 10, 10), torch.randn(1, 64, 5, 5)))
     assert [o.shape[1] for o in outs] == [32, 64, 32, 16]
+
+
+NONFINITE_CONFIGS = {
+    'STE': {},
+    'threshold': dict(act_threshold=True),
+    'SURGE': dict(compensator=dict(type='SURGE')),
+    'StoMPP': dict(progressive=dict(type='StoMPP')),
+}
+
+
+@pytest.mark.parametrize('name', sorted(NONFINITE_CONFIGS))
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_nonfinite_flag_records_bad_training_inputs(name, bad):
+    conv = BinaryConv(4, 4, 3, padding=1, **NONFINITE_CONFIGS[name]).train()
+    conv.check_nonfinite = True
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    conv(x).sum().backward()
+    assert not bool(conv.nonfinite)  # no false positive on finite inputs
+    x_bad = x.detach().clone()
+    x_bad[1, 2, 3, 4] = bad
+    conv(x_bad)
+    assert bool(conv.nonfinite)
+    conv(x)  # the flag accumulates until the hook reads it
+    assert bool(conv.nonfinite)
+    assert 'nonfinite' not in conv.state_dict()
+
+
+def test_nonfinite_flag_only_in_training_and_when_enabled():
+    x = torch.randn(1, 4, 5, 5)
+    x[0, 0, 0, 0] = float('nan')
+    conv = BinaryConv(4, 4, 3).train()
+    conv(x)  # the check is off until NonFiniteCheckHook turns it on
+    assert not bool(conv.nonfinite)
+    conv.check_nonfinite = True
+    conv.eval()(x)  # evaluation, export and deploy never write it
+    assert not bool(conv.nonfinite)
+    real = BinaryConv(3, 4, 3, keep_real=('rgb_input', )).train()
+    real.check_nonfinite = True
+    real(torch.full((1, 3, 4, 4), float('nan')))  # a plain conv: NaN shows
+    assert not bool(real.nonfinite)
+
+
+def test_nonfinite_check_leaves_outputs_and_gradients_unchanged():
+    torch.manual_seed(0)
+    conv = BinaryConv(4, 4, 3, padding=1).train()
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    out = conv(x)
+    out.sum().backward()
+    grad, x.grad = x.grad.clone(), None
+    conv.check_nonfinite = True
+    checked = conv(x)
+    checked.sum().backward()
+    assert torch.equal(out, checked)
+    assert torch.equal(grad, x.grad)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='CUDA is not available')
+def test_nonfinite_flag_needs_no_host_synchronisation():
+    """Training steps with the check on make no synchronising CUDA call;
+    the flags are read once afterwards."""
+    torch.manual_seed(0)
+    convs = nn.Sequential(*[
+        BinaryConv(8, 8, 3, padding=1, **cfg)
+        for cfg in NONFINITE_CONFIGS.values()
+    ]).cuda().train()
+    for conv in convs:
+        conv.check_nonfinite = True
+    x = torch.randn(2, 8, 12, 12, device='cuda')
+    convs(x).sum().backward()  # first step: SURGE copies its weights
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        for _ in range(2):
+            convs(x).sum().backward()
+        convs(torch.where(x > 2, float('nan'), x)).sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    flags = torch.stack([conv.nonfinite for conv in convs]).cpu()
+    # sign turns the NaNs into +-1: only the first conv sees them
+    assert flags.tolist() == [True] + [False] * (len(convs) - 1)

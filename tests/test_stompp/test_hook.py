@@ -30,9 +30,18 @@ def test_hook_errors():
         StoMPPHook(shape='exp')
     with pytest.raises(ValueError, match="order='random'.*'global'"):
         StoMPPHook(order='random')
-    with pytest.raises(ValueError, match='end must be greater than begin'):
-        StoMPPHook(begin=3, end=2, by_epoch=True).before_train(
-            _fake_runner(STOMPP_CONV))
+    # an empty (or reversed) schedule is refused when the hook is built
+    for end in (3, 2):
+        with pytest.raises(ValueError,
+                           match=r'StoMPPHook: end must be greater than '
+                           rf'begin \(3\) or None .*got end={end}'):
+            StoMPPHook(begin=3, end=end, by_epoch=True)
+    with pytest.raises(ValueError, match='begin must be a finite number >= 0'):
+        StoMPPHook(begin=float('nan'))
+    with pytest.raises(ValueError, match='interval must be an integer >= 1'):
+        StoMPPHook(interval=0)
+    with pytest.raises(ValueError, match='layer_window must be > 0'):
+        StoMPPHook(layer_window=0)
     with pytest.raises(ValueError, match='does not fit'):
         StoMPPHook(begin=0, end=2, by_epoch=True,
                    layer_window=2).before_train(_fake_runner(STOMPP_CONV))

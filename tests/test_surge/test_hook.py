@@ -32,12 +32,21 @@ def test_eta_schedules_follow_their_formulas(step):
 def test_bad_hook_arguments():
     with pytest.raises(ValueError, match="schedule='step'.*'linear_warmup'"):
         SURGEHook(schedule='step')
-    with pytest.raises(ValueError, match='eta must be >= 0'):
-        SURGEHook(eta=-1)
-    hook = SURGEHook(schedule='linear_warmup', begin=2, end=1, by_epoch=True)
-    runner = SimpleNamespace(
-        model=_toy_model(SURGE_CONV), train_dataloader=[0] * 5, max_iters=20)
+    for eta in (-1, float('nan'), float('inf'), None):
+        with pytest.raises(ValueError,
+                           match=r'SURGEHook: eta must be a finite number >= '
+                           rf'0, got eta={eta!r}'):
+            SURGEHook(eta=eta)
     with pytest.raises(ValueError, match='end must be greater than begin'):
+        SURGEHook(schedule='linear_warmup', begin=2, end=1, by_epoch=True)
+    with pytest.raises(ValueError, match='start_factor must be a finite'):
+        SURGEHook(schedule='linear_warmup', start_factor=float('nan'))
+    # a window that rounds to no iteration at all
+    hook = SURGEHook(schedule='linear_warmup', begin=0.1, end=0.2,
+                     by_epoch=True)
+    runner = SimpleNamespace(
+        model=_toy_model(SURGE_CONV), train_dataloader=[0] * 2, max_iters=20)
+    with pytest.raises(ValueError, match='iterations 0 to 0'):
         hook.before_train(runner)
 
 
