@@ -14,11 +14,13 @@
 #                           [--steps N]
 #   --out DIR             report folder (default work_dirs/gpu_check)
 #   --wheels DIR          install missing packages offline from this folder
-#                         of wheels (pip --no-index --find-links DIR)
-#   --mmcv-ops-fallback   if mmcv has no compiled ops, use
+#                         of wheels (pip --no-index --find-links DIR); an
+#                         mmcv wheel there (e.g. from tools/build_mmcv_cuda.sh)
+#                         also replaces an installed mmcv without CUDA ops
+#   --mmcv-ops-fallback   only if mmcv has no CUDA ops: use
 #                         tools/gpu/mmcv_ext_fallback.py (nms and RoIAlign
-#                         through torchvision) instead of building mmcv's
-#                         CUDA ops (~20 min); the report says so
+#                         through torchvision) in their place, instead of
+#                         building mmcv's CUDA ops; the report says so
 #   --steps N             measured steps per config (default 10)
 #   --parts "LIST"        run only these parts, of: install tests timing dist
 #                         (default all; install only checks when done)
@@ -100,19 +102,37 @@ install_missing() {
             pip_install "${spec#*:}" || return 1
         fi
     done
-    if ! $PY -c "import mmcv.ops" 2>/dev/null; then
-        if [ $FALLBACK -eq 1 ]; then
-            local dir
-            dir=$($PY -c "import mmcv, os; print(os.path.dirname(mmcv.__file__))")
-            cp tools/gpu/mmcv_ext_fallback.py "$dir/_ext.py"
-            echo "mmcv has no compiled ops: using tools/gpu/mmcv_ext_fallback.py" \
-                 "(nms and RoIAlign through torchvision)"
-        else
-            echo "mmcv.ops does not import; build mmcv 2.1.0 with its ops" \
-                 "(MMCV_WITH_OPS=1 pip install --no-build-isolation mmcv==2.1.0)" \
-                 "or pass --mmcv-ops-fallback"
+    # mmcv's real CUDA ops whenever they are there
+    local ops
+    ops=$($PY tools/misc/detect_cuda.py --installed)
+    if [[ $ops != "mmcv ops: CUDA kernels"* ]] && [ -n "$WHEELS" ] &&
+        compgen -G "$WHEELS/mmcv-2.1.0-*.whl" >/dev/null; then
+        echo "$ops: installing mmcv from $WHEELS"
+        pip_install --force-reinstall mmcv==2.1.0 || return 1
+        ops=$($PY tools/misc/detect_cuda.py --installed)
+    fi
+    echo "$ops"
+    if [[ $ops == "mmcv ops: CUDA kernels"* ]]; then
+        $PY -c "import torch; from mmcv.ops import nms; \
+b = torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]]).cuda(); \
+keep = nms(b, torch.tensor([.9, .8, .7]).cuda(), 0.5)[1]; \
+assert keep.tolist() == [0, 2], keep; print('mmcv nms on', b.device, 'OK')" ||
             return 1
-        fi
+    elif [ $FALLBACK -eq 1 ]; then
+        local dir
+        dir=$($PY -c "import mmcv, os; print(os.path.dirname(mmcv.__file__))")
+        # a compiled CPU-only _ext would shadow _ext.py: set it aside
+        for so in "$dir"/_ext.*.so; do
+            [ -e "$so" ] && mv "$so" "$so.cpu-only"
+        done
+        cp tools/gpu/mmcv_ext_fallback.py "$dir/_ext.py"
+        echo "mmcv ops: FALLBACK tools/gpu/mmcv_ext_fallback.py" \
+             "(nms and RoIAlign through torchvision, not mmcv's kernels)"
+    else
+        echo "mmcv has no CUDA ops: build them (make install on this" \
+             "machine, or tools/build_mmcv_cuda.sh and --wheels DIR) or" \
+             "pass --mmcv-ops-fallback"
+        return 1
     fi
     if ! $PY -c "from mmbnn.ops import xnor; assert xnor.is_available()" \
         2>/dev/null; then

@@ -81,6 +81,7 @@ def test_mode_zero_and_bad_mode(dc):
 @pytest.mark.parametrize('cuda, installed, rebuild', [
     (True, None, 0),  # nothing installed
     (True, 'cpu', 1),  # a CPU mmcv (e.g. from a wheel cache) is replaced
+    (True, 'fallback', 1),
     (True, '13.0', 0),
     (False, '13.0', 1),
     (False, 'cpu', 0),
@@ -128,9 +129,27 @@ def test_wheel_headers_only_when_the_toolkit_lacks_them(dc, tmp_path):
 
 
 def test_describe_installed(dc):
+    """Only CUDA ops start with the words tools/gpu_check.sh and
+    tools/build_mmcv_cuda.sh look for."""
+    cuda = dc.describe_installed('12.1')
+    assert cuda == 'mmcv ops: CUDA kernels (compiled with CUDA 12.1)'
+    for other in ('cpu', 'fallback', None):
+        assert not dc.describe_installed(other).startswith(
+            'mmcv ops: CUDA kernels')
     assert 'CPU only' in dc.describe_installed('cpu')
-    assert 'CUDA 12.1' in dc.describe_installed('12.1')
+    assert 'fallback' in dc.describe_installed('fallback')
     assert 'not importable' in dc.describe_installed(None)
+
+
+def test_installed_mmcv_ops_here(dc):
+    """This machine's mmcv (tests run with mmcv's ops installed)."""
+    import torch
+    from mmcv.ops import get_compiling_cuda_version
+    installed = dc.installed_mmcv_ops()
+    compiled = get_compiling_cuda_version()
+    assert installed == ('cpu' if compiled == 'not available' else compiled)
+    if torch.version.cuda is None:
+        assert installed == 'cpu'
 
 
 def _fake_nvcc(tmp_path, release):
@@ -177,3 +196,15 @@ def test_cli_on_this_machine(tmp_path):
     proc = run('--mode', 'on')
     assert proc.returncode == 2 and 'allowed values: auto, 1, 0' in (
         proc.stderr)
+
+
+def test_installed_mmcv_ops_sees_the_fallback(dc, monkeypatch):
+    import types
+
+    import mmcv
+    import mmcv.ops  # noqa: F401
+    fake = types.ModuleType('mmcv._ext')
+    fake.FALLBACK = True
+    monkeypatch.setattr(mmcv, '_ext', fake, raising=False)
+    monkeypatch.setitem(sys.modules, 'mmcv._ext', fake)
+    assert dc.installed_mmcv_ops() == 'fallback'

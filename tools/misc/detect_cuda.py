@@ -203,12 +203,17 @@ def probe_machine() -> Probe:
 
 def installed_mmcv_ops() -> Optional[str]:
     """The CUDA version the installed mmcv's ops were compiled with,
-    ``'cpu'`` for CPU-only ops, None when mmcv or its ops do not import."""
+    ``'cpu'`` for CPU-only ops, ``'fallback'`` for the torchvision stand-in
+    of ``tools/gpu_check.sh --mmcv-ops-fallback``, None when mmcv or its ops
+    do not import."""
     try:
+        from mmcv import _ext
         from mmcv.ops import get_compiling_cuda_version
+        if getattr(_ext, 'FALLBACK', False):
+            return 'fallback'
+        version = get_compiling_cuda_version()
     except Exception:  # no mmcv, no compiled ops, or a broken build
         return None
-    version = get_compiling_cuda_version()
     return 'cpu' if version == 'not available' else version
 
 
@@ -216,7 +221,7 @@ def shell_lines(decision: Decision, installed: Optional[str]) -> List[str]:
     """``export`` lines for the mmcv build. ``MMCV_REBUILD=1`` when the
     installed mmcv (``installed``, as from :func:`installed_mmcv_ops`) is
     not the build decided on and has to be removed first."""
-    has_cuda = installed not in (None, 'cpu')
+    has_cuda = installed not in (None, 'cpu', 'fallback')
     rebuild = installed is not None and has_cuda != decision.cuda
     lines = [f'export FORCE_CUDA={int(decision.cuda)}']
     if decision.cuda:
@@ -237,7 +242,10 @@ def describe_installed(installed: Optional[str]) -> str:
     if installed is None:
         return 'mmcv ops: not importable'
     if installed == 'cpu':
-        return 'mmcv ops: CPU only (no CUDA kernels)'
+        return 'mmcv ops: CPU only (compiled without CUDA)'
+    if installed == 'fallback':
+        return ('mmcv ops: the torchvision fallback of '
+                'tools/gpu/mmcv_ext_fallback.py (not compiled mmcv ops)')
     return f'mmcv ops: CUDA kernels (compiled with CUDA {installed})'
 
 
