@@ -32,6 +32,7 @@ from typing import Dict, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..utils import atomic_file
 from .glyph_bench import FONTS, PHOTOS, crop_photo, render_glyph
 from .layouts import read_manifest, uint8_image
 
@@ -98,10 +99,8 @@ def _write_batch(path: str, images: Sequence[np.ndarray],
         len(images), -1)
     batch = {b'batch_label': name.encode(), b'data': rows,
              b'labels': [int(v) for v in labels]}
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
+    with atomic_file(path) as tmp, open(tmp, 'wb') as f:
         pickle.dump(batch, f, protocol=4)
-    os.replace(tmp, path)
 
 
 def generate_glyph_cls(root: str,
@@ -174,9 +173,6 @@ def generate_glyph_cls(root: str,
     # as read back from the file (lists, not tuples)
     manifest = json.loads(json.dumps(dict(
         params=params, counts=counts, fonts=CLS_FONTS, photos=CLS_PHOTOS)))
-    tmp = f'{manifest_path}.tmp{os.getpid()}'
-
-    with open(tmp, 'w') as f:
+    with atomic_file(manifest_path) as tmp, open(tmp, 'w') as f:
         json.dump(manifest, f, indent=2)
-    os.replace(tmp, manifest_path)
     return manifest

@@ -9,10 +9,10 @@ from collections import OrderedDict
 from typing import Union
 
 from mmengine.config import Config, ConfigDict
-from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import nn
 
+from ..utils import unwrap_model
 from .detectors import DISTILL_MODEL_KEYS, DISTILL_STATE_PREFIX, DistillMixin
 
 
@@ -67,8 +67,7 @@ def unwrap_distill(model: nn.Module) -> nn.Module:
     """The student of a distillation detector (sharing its submodules, see
     :meth:`DistillMixin.student_model`); any other model (after removing a
     DDP-style wrapper) as it is."""
-    if is_model_wrapper(model):
-        model = model.module
+    model = unwrap_model(model)
     if isinstance(model, DistillMixin):
         return model.student_model()
     return model

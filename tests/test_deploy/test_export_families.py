@@ -17,7 +17,7 @@ from mmengine.config import Config
 
 from mmbnn.deploy import (PackedBinaryConv, export_deploy_checkpoint,
                           kernel_available, load_deploy_model)
-from mmbnn.deploy.export import build_detector
+from mmbnn.deploy.loading import build_detector
 from mmbnn.ops import BinaryConv
 
 from ..conftest import REPO_ROOT

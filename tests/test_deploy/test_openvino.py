@@ -28,7 +28,8 @@ from torch import nn
 
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy import openvino as ovd
-from mmbnn.deploy.export import build_detector, load_config
+from mmbnn.deploy import openvino_graph
+from mmbnn.deploy.loading import build_detector, load_config
 from mmbnn.deploy.packing import pack_signs
 from mmbnn.ops import BinaryConv
 from mmbnn.ops.binarizers import hard_sign
@@ -496,7 +497,7 @@ def test_float_export_and_partial_binary_layers(tmp_path):
         from openvino.frontend.onnx import ConversionExtension
         network = ov.convert_model(path, extension=[ConversionExtension(
             ovd.BINARY_CONV_OP, ovd.ONNX_DOMAIN,
-            ovd._convert_binary_conv_node)])
+            openvino_graph._convert_binary_conv_node)])
         compiled = ovd.compile_model(network)
         report = ovd.runtime_conv_report(compiled)
         assert len(report['binary']) == num_binary
@@ -522,9 +523,10 @@ def test_unsupported_layers_are_named():
     fused = convert_to_deploy(BiRealResNet(18).eval(), fuse=True)
     with pytest.raises(ValueError, match=r'^layer1\.0\.conv1: a fused'):
         ovd.prepare_for_export(fused)
+    param = openvino_graph._ops()[1].parameter([1, 12, 4, 4], np.float32)
     with pytest.raises(ValueError, match='multiple of 8'):
         ovd.build_binary_conv(
-            ovd._ops()[1].parameter([1, 12, 4, 4], np.float32).output(0),
+            param.output(0),
             np.zeros(12), np.zeros(54, np.uint8), (4, 12, 3, 3),
             np.ones(4), np.zeros(4), (1, 1), (1, 1), (1, 1), name='c')
     with pytest.raises(ValueError, match='thresholds must be finite'):

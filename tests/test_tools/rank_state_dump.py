@@ -13,10 +13,10 @@ from typing import Dict
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from mmbnn.stompp.masking import StoMPPMasking
+from mmbnn.utils import unwrap_model
 
 
 def fingerprint(tensor: torch.Tensor) -> str:
@@ -64,7 +64,7 @@ class RankStateDumpHook(Hook):
     @staticmethod
     def _model(runner) -> torch.nn.Module:
         model = runner.model
-        return model.module if is_model_wrapper(model) else model
+        return unwrap_model(model)
 
     def before_train(self, runner) -> None:
         self.states['init'] = model_state(self._model(runner))

@@ -14,7 +14,7 @@ from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                format_rows, prepare_batch,
                                                stage_timers)
 from mmbnn.deploy import convert_to_deploy
-from mmbnn.deploy.export import build_detector, load_config
+from mmbnn.deploy.loading import build_detector, load_config
 
 from ..conftest import REPO_ROOT
 

@@ -45,8 +45,8 @@ from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                format_rows, openvino_variants,
                                                prepare_batch)
 from mmbnn.deploy import convert_to_deploy
-from mmbnn.deploy.export import build_detector, load_config
 from mmbnn.deploy.fusion import replace_real_ops
+from mmbnn.deploy.loading import build_detector, load_config
 from mmbnn.ops import xnor
 from mmbnn.utils import trust_mmengine_checkpoints
 

@@ -21,7 +21,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmbnn.deploy.export import load_config
+from mmbnn.deploy.loading import load_config
 from mmbnn.utils import trust_mmengine_checkpoints
 
 

@@ -10,10 +10,10 @@ BOPs, FLOPs and OPs, counted during one real forward.
   (:func:`detector_forward`) and :func:`config_complexity`;
 - :mod:`.table`: the text report, :func:`format_table`.
 """
+from ...deploy.loading import FALLBACK_SHAPE, default_input_shape
 from .counting import (TRAINING_ONLY_CHILDREN, RunForward, count_complexity,
                        tensor_forward)
-from .detector import (FALLBACK_SHAPE, build_model_from_config,
-                       config_complexity, default_input_shape,
+from .detector import (build_model_from_config, config_complexity,
                        detector_forward)
 from .results import (BINARY, BINARY_ACT, BINARY_WEIGHT, REAL,
                       LayerComplexity, ModelComplexity)

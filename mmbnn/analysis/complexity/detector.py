@@ -2,20 +2,17 @@
 """Complexity of an mmdet detector or an mmbnn image classifier: the one
 forward pass the count runs on a dummy image (through the data
 preprocessor, the tensor-mode forward and, for a two-stage detector, a fixed
-number of proposals), the default image size from a config's pipelines, and
-the config-to-count entry point."""
+number of proposals) and the config-to-count entry point (the model and the
+default image size come from :mod:`mmbnn.deploy.loading`)."""
 from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from ...deploy import build_detector, load_config
+from ...deploy.loading import build_student, default_input_shape
 from .counting import RunForward, count_complexity
 from .results import ModelComplexity
-
-# Used when neither ``shape`` nor the config's test pipeline gives a size.
-FALLBACK_SHAPE = (800, 1333)
 
 
 def _dummy_proposals(num: int, height: int, width: int,
@@ -90,49 +87,6 @@ def detector_forward(shape: Sequence[int],
     return run
 
 
-# classification transforms whose ``size`` is the network's input size
-_SIZED_STEPS = ('ClsCenterCrop', 'ClsRandomCrop', 'ClsRandomResizedCrop',
-                'ResizeShortEdge')
-
-
-def _find_resize_scale(pipeline: Optional[Sequence[dict]]
-                       ) -> Optional[Tuple[int, int]]:
-    for step in pipeline or []:
-        kind = str(step.get('type', '')).split('.')[-1]
-        if kind == 'Resize' and step.get('scale') is not None:
-            scale = step['scale']
-            if isinstance(scale, int):
-                return scale, scale
-            return int(scale[1]), int(scale[0])  # mmdet scale is (w, h)
-    sizes = [step['size'] for step in pipeline or []
-             if str(step.get('type', '')).split('.')[-1] in _SIZED_STEPS]
-    if sizes:  # the last sized step of a classification pipeline
-        size = sizes[-1]
-        return (size, size) if isinstance(size, int) else tuple(size)
-    return None
-
-
-def _pipeline(dataloader: dict) -> Optional[Sequence[dict]]:
-    dataset = dataloader.get('dataset', {})
-    while isinstance(dataset, dict) and 'pipeline' not in dataset and \
-            'dataset' in dataset:  # dataset wrappers
-        dataset = dataset['dataset']
-    return dataset.get('pipeline') if isinstance(dataset, dict) else None
-
-
-def default_input_shape(cfg: Config) -> Tuple[int, int]:
-    """``(H, W)`` from the ``scale`` of the config's test-time ``Resize``
-    (the largest image the test pipeline produces) or, for a classifier, the
-    size of its test (else training) crop, else :data:`FALLBACK_SHAPE`."""
-    for pipeline in (_pipeline(cfg.get('test_dataloader', {})),
-                     cfg.get('test_pipeline'),
-                     _pipeline(cfg.get('train_dataloader', {}))):
-        shape = _find_resize_scale(pipeline)
-        if shape is not None:
-            return shape
-    return FALLBACK_SHAPE
-
-
 def build_model_from_config(config: str,
                             cfg_options: Optional[dict] = None
                             ) -> Tuple[Config, nn.Module]:
@@ -143,11 +97,9 @@ def build_model_from_config(config: str,
         (counts do not depend on them). Of a distillation config, the
         student's config and model.
     """
-    from ...distill import student_config
-
     # a distillation config counts its student alone (what is deployed)
-    cfg = student_config(load_config(config, cfg_options))
-    return cfg, build_detector(cfg)
+    cfg, model, _ = build_student(config, cfg_options=cfg_options)
+    return cfg, model
 
 
 def config_complexity(config: str,

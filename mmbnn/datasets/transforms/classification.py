@@ -14,15 +14,9 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmengine.structures import BaseDataElement
 
+from ...utils import to_pair
+
 _Size = Union[int, Tuple[int, int]]
-
-
-def _pair(size: _Size) -> Tuple[int, int]:
-    """``(h, w)`` of an int or pair."""
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
 
 
 @TRANSFORMS.register_module()
@@ -31,7 +25,7 @@ class ClsRandomCrop(BaseTransform):
     random position (the CIFAR recipe: ``size=32, padding=4``)."""
 
     def __init__(self, size: _Size, padding: int = 0) -> None:
-        self.size, self.padding = _pair(size), int(padding)
+        self.size, self.padding = to_pair(size, 'size'), int(padding)
 
     def transform(self, results: dict) -> dict:
         img = results['img']
@@ -60,7 +54,7 @@ class ClsRandomResizedCrop(BaseTransform):
                  size: _Size,
                  scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3)) -> None:
-        self.size = _pair(size)
+        self.size = to_pair(size, 'size')
         self.scale, self.ratio = tuple(scale), tuple(ratio)
 
     def _box(self, h: int, w: int) -> Tuple[int, int, int, int]:
@@ -110,7 +104,7 @@ class ClsCenterCrop(BaseTransform):
     """Crop ``size`` at the centre."""
 
     def __init__(self, size: _Size) -> None:
-        self.size = _pair(size)
+        self.size = to_pair(size, 'size')
 
     def transform(self, results: dict) -> dict:
         img = results['img']
