@@ -197,7 +197,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                       threads: Optional[int] = None,
                       with_float_binary: bool = False,
                       flush_denormals: bool = True,
-                      fast_roi_align: bool = False
+                      fast_roi_align: bool = False,
+                      int8: bool = False
                       ) -> Dict[str, Tuple[nn.Module, dict]]:
     """The detectors with their networks on OpenVINO's CPU plugin
     (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
@@ -217,31 +218,49 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
             every variant) on mmbnn's equal-valued kernel
             (:func:`~mmbnn.deploy.fusion.replace_real_ops`). Defaults to
             False.
+        int8 (bool): Also both networks with their real-valued convs in
+            INT8 (:func:`~mmbnn.deploy.int8.quantize_int8`, calibrated on
+            the timed batch: the latency does not depend on the ranges).
+            Defaults to False.
 
     Returns:
-        dict: ``{'FP32 (OpenVINO)': ..., ['binary float convs
-        (OpenVINO)': ...,] 'binary (OpenVINO)': ...}``.
+        dict: ``{'FP32 (OpenVINO)': ..., ['INT8 (OpenVINO)': ...,]
+        ['binary float convs (OpenVINO)': ...,] 'binary (OpenVINO)': ...,
+        ['binary+INT8 (OpenVINO)': ...]}``. Each detector has
+        ``precision_report``: :func:`~mmbnn.deploy.int8.
+        runtime_precision_report` of its compiled network.
     """
     import copy
     import os.path as osp
 
     from ..deploy import convert_to_deploy
     from ..deploy import openvino as ovd
+    from ..deploy.int8 import quantize_int8, runtime_precision_report
     config = dict(CPU_DENORMALS_OPTIMIZATION=bool(flush_denormals))
     deploy = convert_to_deploy(binary_model, backend='reference')
-    specs = [('FP32 (OpenVINO)', fp_model, fp_data, True)]
+    specs = [('FP32 (OpenVINO)', fp_model, fp_data, True, False)]
+    if int8:
+        specs.append(('INT8 (OpenVINO)', fp_model, fp_data, True, True))
     if with_float_binary:
-        specs.append(('binary float convs (OpenVINO)', deploy, data, False))
-    specs.append(('binary (OpenVINO)', deploy, data, True))
+        specs.append(('binary float convs (OpenVINO)', deploy, data, False,
+                      False))
+    specs.append(('binary (OpenVINO)', deploy, data, True, False))
+    if int8:
+        specs.append(('binary+INT8 (OpenVINO)', deploy, data, True, True))
     variants = {}
-    for index, (name, model, batch, binary) in enumerate(specs):
+    for index, (name, model, batch, binary, quantize) in enumerate(specs):
         path = osp.join(work_dir, f'variant{index}.onnx')
         info = ovd.export_onnx(model, path, tuple(batch['inputs'].shape[2:]),
                                binary=binary)
-        compiled = ovd.compile_model(path, threads, **config)
+        network = ovd.onnx_to_openvino(path)
+        if quantize:
+            network = quantize_int8(
+                network, [batch['inputs'][:1].float().cpu().numpy()])
+        compiled = ovd.compile_model(network, threads, **config)
         # own heads per variant: the stage timers patch them per model
         detector = ovd.OpenVINODetector(copy.deepcopy(model), compiled,
                                         info=info)
+        detector.precision_report = runtime_precision_report(compiled)
         if fast_roi_align and hasattr(detector, 'roi_head'):
             from ..deploy.fusion import replace_real_ops
             replace_real_ops(detector.roi_head)

@@ -21,6 +21,12 @@ Example:
         configs/ssd300_vgg16_ste_voc.py \
         --fp-config configs/ssd300_vgg16_fp_voc.py --backend openvino
 
+With ``--backend openvino --int8`` the same run also times both networks
+with their real-valued convs quantized to INT8 (NNCF, calibrated on the
+timed image), so FP32, INT8, binary and binary+INT8 come side by side, and
+prints how many conv / FC layers of each compiled network the CPU plugin
+runs as BinaryConvolution, in INT8 and in FP32 (its execution graph).
+
 With ``--backend openvino`` both detectors run their networks (backbone,
 neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
 with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
@@ -87,6 +93,11 @@ def parse_args() -> argparse.Namespace:
         'kernel) or on OpenVINO\'s CPU plugin (BinaryConvolution); the '
         'post-processing runs in PyTorch either way')
     parser.add_argument(
+        '--int8', action='store_true',
+        help='with --backend openvino: also the FP32 and binary networks '
+        'with their real-valued convs in INT8 (NNCF post-training '
+        'quantization)')
+    parser.add_argument(
         '--fast-roi-align', action='store_true',
         help='with --backend openvino: the OpenVINO rows\' RoIAlign (run in '
         'PyTorch) on mmbnn\'s equal-valued kernel, which the mmbnn kernel '
@@ -126,6 +137,8 @@ def main() -> None:
         raise SystemExit('--fast-roi-align applies to --backend openvino '
                          '(the torch backend\'s fused model has it; '
                          '--with-fast-fp adds an FP32 row with it)')
+    if args.int8 and args.backend != 'openvino':
+        raise SystemExit('--int8 applies to --backend openvino')
     if args.fast_roi_align and not xnor.is_available():
         raise SystemExit('--fast-roi-align needs the built kernel: '
                          f'{xnor.import_error()}')
@@ -184,6 +197,7 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
     rows = benchmark_detectors(variants, args.proposals or (None, ),
                                args.repeats, args.warmup, args.order)
     print(format_rows(rows, reference))
+    _print_precisions(variants, rows)
     if KERNEL_ROW in variants:
         print(f'note: "{KERNEL_ROW}" ran in the OpenVINO process, which '
               'slows PyTorch and the kernel about 2x; time it alone with '
@@ -196,6 +210,29 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
                       indent=2)
 
 
+def _print_precisions(variants: dict, rows: list) -> None:
+    """The conv / FC layers each OpenVINO network runs per precision, and
+    with an INT8 row the speed-ups against it."""
+    from mmbnn.deploy.int8 import format_precision_report
+    for name, (model, _) in variants.items():
+        report = getattr(model, 'precision_report', None)
+        if report is not None:
+            print(f'{name}: {format_precision_report(report)}')
+    int8 = {row['proposals']: row for row in rows
+            if row['name'] == 'INT8 (OpenVINO)'}
+    for row in rows:
+        ref = int8.get(row['proposals'])
+        if ref is None or row is ref:
+            continue
+        net, ref_net = (r['stages_ms'].get('openvino_network')
+                        for r in (row, ref))
+        line = (f'{row["name"]} against INT8 (OpenVINO): whole detector '
+                f'{ref["total_ms"] / row["total_ms"]:.2f}x')
+        if net and ref_net:
+            line += f', network {ref_net / net:.2f}x'
+        print(line)
+
+
 def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
     import tempfile
 
@@ -206,7 +243,7 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
             args.with_float_binary, flush_denormals=flushed,
-            fast_roi_align=args.fast_roi_align)
+            fast_roi_align=args.fast_roi_align, int8=args.int8)
     if xnor.is_available() and not args.no_fuse:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(

@@ -1,8 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Export a binary detector's network to ONNX and OpenVINO:
 ``python tools/deploy/export_onnx.py CONFIG CHECKPOINT OUT.onnx
-[--openvino OUT.xml] [--shape H W] [--float] [--force]
-[--cfg-options k=v ...]``.
+[--openvino OUT.xml [--int8] [--calib-images N]] [--shape H W] [--float]
+[--force] [--cfg-options k=v ...]``.
 
 The exported part is the backbone, the neck and the dense heads' raw
 outputs (two-stage detectors: the neck features and the RPN outputs;
@@ -14,6 +14,12 @@ OpenVINO ``BinaryConvolution`` (XNOR-popcount JIT kernels on x86 CPUs);
 ``--openvino`` writes that model as OpenVINO IR and reports what the CPU
 plugin compiled. CHECKPOINT may be a training checkpoint or an (unfused)
 deploy checkpoint of tools/deploy/export.py.
+
+``--int8`` quantizes the OpenVINO model's real-valued convs and FCs to INT8
+with NNCF post-training quantization (:mod:`mmbnn.deploy.int8`), calibrated
+on ``--calib-images`` images of the config's test (or val) dataset; the
+binarized convs stay ``BinaryConvolution``. On an ``_fp_`` config it gives
+the INT8 full-precision baseline.
 """
 import argparse
 import os.path as osp
@@ -36,6 +42,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--openvino', metavar='XML',
                         help='also write the OpenVINO IR (.xml + .bin)')
     parser.add_argument(
+        '--int8', action='store_true',
+        help='with --openvino: quantize the real-valued convs and FCs to '
+        'INT8 (NNCF post-training quantization); binarized convs stay '
+        'BinaryConvolution')
+    parser.add_argument(
+        '--calib-images', type=int, default=None, metavar='N',
+        help='with --int8: calibration images from the config\'s test '
+        '(or val) dataset (default 300)')
+    parser.add_argument(
         '--shape', type=int, nargs=2, metavar=('H', 'W'),
         help='static input size (default: the test pipeline\'s resize '
         'scale, padded to the preprocessor\'s size divisor)')
@@ -56,16 +71,32 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.int8 and not args.openvino:
+        print('export failed: --int8 needs --openvino OUT.xml',
+              file=sys.stderr)
+        return 1
+    if args.calib_images is not None and not args.int8:
+        print('export failed: --calib-images applies to --int8 only',
+              file=sys.stderr)
+        return 1
     trust_mmengine_checkpoints()  # the training checkpoint is mmengine's
     from mmbnn.deploy import openvino as ovd
     try:
         model = ovd.load_detector(args.config, args.checkpoint,
                                   args.cfg_options, force=args.force)
-        shape = tuple(args.shape) if args.shape else ovd.static_input_shape(
-            model.cfg if getattr(model, 'cfg', None) is not None else
-            load_config(args.config, args.cfg_options))
-        info = ovd.export_onnx(model, args.out, shape,
-                               binary=not args.float)
+        cfg = model.cfg if getattr(model, 'cfg', None) is not None else \
+            load_config(args.config, args.cfg_options)
+        shape = tuple(args.shape) if args.shape else \
+            ovd.static_input_shape(cfg)
+        if args.int8:
+            from mmbnn.deploy import int8
+            info = int8.export_int8(
+                model, cfg, args.out, args.openvino, shape,
+                args.calib_images or int8.DEFAULT_CALIB_IMAGES,
+                binary=not args.float)
+        else:
+            info = ovd.export_onnx(model, args.out, shape,
+                                   binary=not args.float)
     except (RuntimeError, ValueError) as error:
         print(f'export failed: {error}', file=sys.stderr)
         return 1
@@ -75,21 +106,31 @@ def main(argv=None) -> int:
           f'{info["binary_nodes"]} {ovd.ONNX_DOMAIN}::{ovd.BINARY_CONV_OP} '
           'nodes')
     if args.openvino:
-        network = ovd.onnx_to_openvino(args.out)
-        ovd.save_openvino(network, args.openvino)
-        report = ovd.runtime_conv_report(
-            ovd.compile_model(network, args.threads))
+        if args.int8:
+            network = args.openvino
+        else:
+            network = ovd.onnx_to_openvino(args.out)
+            ovd.save_openvino(network, args.openvino)
+        compiled = ovd.compile_model(network, args.threads)
+        report = ovd.runtime_conv_report(compiled)
         kinds = sorted(set(report['binary'].values()))
         print(f'openvino IR       : {osp.abspath(args.openvino)}')
         print(f'CPU plugin        : {len(report["binary"])} '
               f'BinaryConvolution ({", ".join(kinds) or "-"}), '
-              f'{len(report["float"])} float convolutions')
+              f'{len(report["float"])} '
+              f'{"other" if args.int8 else "float"} convolutions')
         compiled_names = {name.split('#')[0] for name in report['binary']}
         missing = set(info['binary_convs']) - compiled_names
         if missing:
             print(f'export failed: not run as BinaryConvolution: '
                   f'{sorted(missing)}', file=sys.stderr)
             return 1
+        if args.int8:
+            from mmbnn.deploy.int8 import (format_precision_report,
+                                           runtime_precision_report)
+            precision = runtime_precision_report(compiled)
+            print(f'INT8 ({info["int8"]["calib_images"]} calibration '
+                  f'images): {format_precision_report(precision)}')
     return 0
 
 

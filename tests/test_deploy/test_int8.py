@@ -1,0 +1,181 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""INT8 quantization of exported networks (mmbnn.deploy.int8).
+
+``tools/deploy/export_onnx.py --int8`` on the full-precision demo Faster
+R-CNN (random weights, 128x128 demo images, a few calibration images):
+every conv runs in INT8 on the CPU plugin, the outputs stay close to the
+float network's, the IR loads in ``OpenVINODetector``. On the binary demo
+SSD, quantization leaves every BinaryConvolution and binarization as it
+is and puts an 8-bit input quantizer on every real-valued conv. The errors
+name what is missing."""
+import glob
+import os.path as osp
+import runpy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmbnn.datasets import generate_demo_dataset
+from mmbnn.deploy import build_detector, int8, load_config
+from mmbnn.deploy import openvino as ovd
+
+from ..conftest import REPO_ROOT
+
+EXPORT_TOOL = osp.join(REPO_ROOT, 'tools/deploy/export_onnx.py')
+FP_CONFIG = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py')
+BINARY_CONFIG = osp.join(REPO_ROOT, 'configs/demo/ssd_vgg16_ste_demo.py')
+NUM_TEST = 6
+CALIB_IMAGES = 4
+# INT8 network vs float network on the demo images: root-mean-square
+# difference relative to the float output's, per output
+RMS_TOL = 0.2
+
+
+def _options(data_root):
+    return [
+        f'{key}.dataset.data_root={data_root}/VOCdevkit/'
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+
+
+def _config(path, data_root):
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(dict(o.split('=') for o in _options(data_root)))
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    data = str(tmp_path_factory.mktemp('int8_data'))
+    generate_demo_dataset(data, num_trainval=1, num_test=NUM_TEST)
+    return data
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory, data_root):
+    """The FP demo Faster R-CNN exported with --int8 by the tool."""
+    work = tmp_path_factory.mktemp('int8')
+    torch.manual_seed(0)
+    model = build_detector(load_config(FP_CONFIG))
+    model.init_weights()
+    checkpoint = str(work / 'fp.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+    xml = str(work / 'fp_int8.xml')
+    onnx_path = str(work / 'fp.onnx')
+    main = runpy.run_path(EXPORT_TOOL)['main']
+    assert main([
+        FP_CONFIG, checkpoint, onnx_path, '--openvino', xml, '--int8',
+        '--calib-images', str(CALIB_IMAGES), '--threads', '1',
+        '--cfg-options', *_options(data_root)
+    ]) == 0
+    return dict(work=work, detector=ovd.load_detector(FP_CONFIG, checkpoint),
+                xml=xml, onnx=onnx_path, main=main)
+
+
+def test_every_conv_runs_int8(exported):
+    model = ovd.compile_model(exported['xml'], 1)
+    info = ovd.read_export_info(exported['xml'])
+    assert info['int8'] == dict(calib_images=CALIB_IMAGES)
+    report = int8.runtime_precision_report(model)
+    convs = sum(op.get_type_name() == 'Convolution' for op in
+                ovd.onnx_to_openvino(exported['onnx']).get_ordered_ops())
+    # ResNet-18, FPN and RPN convs (a few fused by the plugin)
+    assert convs > 20 and len(report['int8']) > 20
+    assert report['fp32'] == [] and report['binary'] == []
+
+
+def test_int8_outputs_close_to_float(exported, data_root):
+    float_net = ovd.compile_model(exported['onnx'], 1)
+    int8_net = ovd.compile_model(exported['xml'], 1)
+    inputs = int8.calibration_inputs(exported['detector'],
+                                     _config(FP_CONFIG, data_root),
+                                     (128, 128), NUM_TEST)
+    errors = []
+    for image in inputs:
+        ref, got = float_net([image]), int8_net([image])
+        for index in range(len(float_net.outputs)):
+            a, b = ref[index], got[index]
+            assert a.shape == b.shape
+            errors.append(np.sqrt(np.mean((a - b)**2) / np.mean(a**2)))
+    assert 0 < max(errors) < RMS_TOL, max(errors)
+
+
+def test_int8_ir_runs_in_openvino_detector(exported, data_root):
+    """The INT8 IR loads through the same path as a float one."""
+    from mmdet.apis import inference_detector
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    detector = ovd.OpenVINODetector(exported['detector'], exported['xml'],
+                                    threads=1)
+    assert detector.info['int8'] == dict(calib_images=CALIB_IMAGES)
+    images = sorted(
+        glob.glob(osp.join(data_root, 'VOCdevkit/VOC2007/JPEGImages/*.jpg')))
+    result = inference_detector(detector, images[0])
+    boxes = result.pred_instances.bboxes
+    assert boxes.ndim == 2 and boxes.shape[1] == 4
+
+
+def test_binary_layers_untouched_real_convs_quantized(tmp_path, data_root):
+    detector = ovd.load_detector(BINARY_CONFIG)
+    cfg = _config(BINARY_CONFIG, data_root)
+    inputs = int8.calibration_inputs(detector, cfg, (128, 128), 2)
+    path = str(tmp_path / 'ssd.onnx')
+    info = ovd.export_onnx(detector, path, (128, 128))
+    model = int8.quantize_int8(ovd.onnx_to_openvino(path), inputs)
+    binary = binarize = 0
+    real_convs = []
+    for op in model.get_ordered_ops():
+        kind = op.get_type_name()
+        binary += kind == 'BinaryConvolution'
+        if kind == 'FakeQuantize' and op.get_attributes()['levels'] == 2:
+            binarize += 1
+            assert op.output(0).get_target_inputs().pop().get_node(
+            ).get_type_name() == 'BinaryConvolution'
+        if kind == 'Convolution':
+            real_convs.append(op)
+    assert binary == binarize == info['binary_nodes'] > 0
+    # conv1_1 and the 8 head convs, each fed by an 8-bit quantizer
+    assert len(real_convs) == 9
+    for conv in real_convs:
+        source = conv.input(0).get_source_output().get_node()
+        assert source.get_type_name() == 'FakeQuantize'
+        assert source.get_attributes()['levels'] == 256
+
+
+def test_calibration_errors_name_the_key(data_root):
+    detector = ovd.load_detector(BINARY_CONFIG)
+    cfg = _config(BINARY_CONFIG, data_root)
+    with pytest.raises(ValueError, match=r'test_dataloader\.dataset has '
+                       f'{NUM_TEST} images, fewer than the 50'):
+        int8.calibration_inputs(detector, cfg, (128, 128), 50)
+    cfg.test_dataloader = None
+    cfg.val_dataloader = dict(batch_size=1)
+    with pytest.raises(ValueError, match=r'no test_dataloader\.dataset or '
+                       r'val_dataloader\.dataset'):
+        int8.calibration_inputs(detector, cfg, (128, 128), 2)
+
+
+def test_tool_refuses_bad_flags(tmp_path, capsys):
+    main = runpy.run_path(EXPORT_TOOL)['main']
+    onnx_path = str(tmp_path / 'x.onnx')
+    assert main([FP_CONFIG, 'none.pth', onnx_path, '--int8']) == 1
+    assert '--int8 needs --openvino' in capsys.readouterr().err
+    assert main([FP_CONFIG, 'none.pth', onnx_path, '--calib-images',
+                 '3']) == 1
+    assert '--calib-images applies to --int8' in capsys.readouterr().err
+
+
+def test_fit_to_shape():
+    image = torch.arange(2 * 5 * 3, dtype=torch.float32).view(2, 5, 3)
+    # portrait on a landscape network: transposed, then padded
+    out = int8.fit_to_shape(image, (4, 6))
+    assert out.shape == (2, 4, 6)
+    assert torch.equal(out[:, :3, :5], image.transpose(1, 2))
+    assert out[:, 3:].abs().sum() == 0 and out[:, :, 5:].abs().sum() == 0
+    # fits: padded at the bottom / right only
+    out = int8.fit_to_shape(image, (6, 4))
+    assert torch.equal(out[:, :5, :3], image)
+    # too large either way: cropped
+    assert int8.fit_to_shape(image, (2, 2)).shape == (2, 2, 2)
