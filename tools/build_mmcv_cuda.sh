@@ -61,7 +61,9 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 mkdir -p "$WORK" "$OUT"
 WORK=$(cd "$WORK" && pwd)
 OUT=$(cd "$OUT" && pwd)
-PY=$REPO/$VENV/bin/python
+case $VENV in /*) ;; *) VENV=$REPO/$VENV ;; esac
+PY=$VENV/bin/python
+export PATH=$VENV/bin:$PATH  # its ninja: parallel, resumable builds
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
 # 1. the CUDA build of torch, in its own virtualenv
