@@ -1,8 +1,9 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """The documentation: every relative link and image of README.md,
 DEVELOPERS.md, docs/en/ and the per-method READMEs resolves (file and
-``#anchor``), the README stays a short entry page, and docs/en builds with
-Sphinx without a single warning."""
+``#anchor``), the README stays a short entry page, no page or config speaks
+of how the project was built instead of what it does, and docs/en builds
+with Sphinx without a single warning."""
 import glob
 import importlib.util
 import os.path as osp
@@ -131,6 +132,58 @@ def test_docs_speak_of_the_repository_only():
     for path in markdown_files():
         with open(path, encoding='utf-8') as f:
             assert '../shared' not in f.read(), path
+
+
+# Wording that tells the history of the work (fix logs, goals set from
+# outside, the machine a run had) instead of what mmbnn does and measured.
+HISTORY_PHRASES = [
+    r'\b(this|that|same|one|slower|earlier|a) session\b',
+    r'\bdeadline\b',
+    r'\(target\s*[<>]',
+    r'\btargets?:',
+    r'\btargets? (set|met)\b',
+    r'\bnot met\b',
+    r'\b(earlier|final|previous) builds?\b',
+    r'\bearlier form of\b',
+    r'\bfix log\b',
+    r'\bwas fixed\b',
+    r'\bfixed:',
+    r'\bbefore [^.]{0,60}\bexisted\b',
+    r'\bnot measured that day\b',
+    r'\bfound on the way\b',
+]
+
+
+def history_findings(text):
+    """``(phrase, excerpt)`` of each history phrase in ``text``."""
+    found = []
+    for phrase in HISTORY_PHRASES:
+        for match in re.finditer(phrase, text, re.I):
+            start = max(0, match.start() - 30)
+            found.append((phrase, text[start:match.end() + 30]))
+    return found
+
+
+def test_history_phrases_are_caught():
+    assert history_findings('SURGE 1.3x (target <= 1.4x)')
+    assert history_findings('a gap of 0.244 (target: >= 0.10)')
+    assert history_findings('the deadline of the run stopped it')
+    assert history_findings('measured in the same session')
+    assert history_findings('before the RoIAlign kernel existed')
+    assert not history_findings(
+        'mmdet assigns each anchor a target box; the session of OpenVINO')
+
+
+def test_docs_and_configs_tell_no_history():
+    files = markdown_files() + glob.glob(
+        osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
+    findings = []
+    for path in files:
+        with open(path, encoding='utf-8') as f:
+            for phrase, excerpt in history_findings(f.read()):
+                findings.append(f'{osp.relpath(path, REPO_ROOT)}: {phrase}: '
+                                f'...{excerpt}...')
+    assert not findings, 'history wording:\n' + '\n'.join(findings)
 
 
 _MISSING = [
