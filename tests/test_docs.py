@@ -139,7 +139,7 @@ def test_docs_speak_of_the_repository_only():
 HISTORY_PHRASES = [
     r'\b(this|that|same|one|slower|earlier|a) session\b',
     r'\bdeadline\b',
-    r'\(target\s*[<>]',
+    r'\(target\b',
     r'\btargets?:',
     r'\btargets? (set|met)\b',
     r'\bnot met\b',
