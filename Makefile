@@ -25,7 +25,7 @@ DOCS_STAMP := $(VENV)/.mmbnn-docs-installed
 DOCS_SRC := docs/en
 DOCS_OUT := docs/en/_build/html
 
-.PHONY: install test test-fast demo docs clean-venv
+.PHONY: install test test-serial test-fast demo docs clean-venv
 
 install: $(STAMP)
 
@@ -61,7 +61,22 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 	$(VENV)/bin/mim search mmbnn > /dev/null
 	touch $(STAMP)
 
+# The end-to-end demo trainings (tests/test_e2e) spend much of their time
+# waiting on one-thread training subprocesses: they run beside the rest of
+# the suite, their report printed after it; either failing fails the target.
+E2E_LOG ?= $(VENV)/e2e-tests.log
 test: $(STAMP)
+	@set -u; \
+	$(PY) -m pytest -p no:cacheprovider tests/test_e2e > $(E2E_LOG) 2>&1 & e2e_pid=$$!; \
+	$(PY) -m pytest -p no:cacheprovider tests --ignore=tests/test_e2e; rest=$$?; \
+	wait $$e2e_pid; e2e=$$?; \
+	echo "==== tests/test_e2e (run beside the rest; log: $(E2E_LOG)) ===="; \
+	cat $(E2E_LOG); \
+	echo "==== exit codes: tests $$rest, tests/test_e2e $$e2e ===="; \
+	test $$rest -eq 0 && test $$e2e -eq 0
+
+# the suite in one process, e2e after the rest
+test-serial: $(STAMP)
 	$(PY) -m pytest tests
 
 # everything but the end-to-end demo trainings (the bulk of the suite's time)
