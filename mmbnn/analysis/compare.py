@@ -40,6 +40,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from ..utils import atomic_file
 from .curves import load_scalar_log, plot_curves, record_kind
 
 SPEC = 'spec.json'
@@ -57,10 +58,8 @@ BBOX_MAP_KEY = 'coco/bbox_mAP'
 
 def _write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (never a half-written file)."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
+    with atomic_file(path) as tmp, open(tmp, 'w') as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def _write_json(path: str, data) -> None:
@@ -533,8 +532,8 @@ def _write_summary(work_dir: str, results: Dict[str, List[Dict]],
     _write_text(osp.join(work_dir, 'summary.md'),
                 format_markdown(summary, command))
     png = osp.join(work_dir, 'summary.png')
-    plot_summary(summary, f'{png}.tmp.png')
-    os.replace(f'{png}.tmp.png', png)
+    with atomic_file(png) as tmp:
+        plot_summary(summary, tmp)
     return summary
 
 

@@ -22,10 +22,10 @@ import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..ops.binary_conv import BinaryConv
+from ..utils import unwrap_model
 from .scheduled_hook import check_number
 
 #: layers named in the error message (the count is given in full)
@@ -35,8 +35,7 @@ MAX_NAMED = 5
 def binary_convs(model: nn.Module) -> Dict[str, BinaryConv]:
     """``{name: conv}`` of the convs that binarize an operand, in module
     order."""
-    if is_model_wrapper(model):
-        model = model.module
+    model = unwrap_model(model)
     return {
         name: m
         for name, m in model.named_modules()

@@ -13,10 +13,9 @@ from numbers import Integral, Real
 from typing import Dict, Optional, Tuple
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
-from ..utils import check_choice
+from ..utils import check_choice, unwrap_model
 from .logging import log_due, publish_scalars
 from .schedule import SCALAR_SCHEDULES, iteration_window, scalar_at
 
@@ -79,7 +78,7 @@ class ScheduledHook(Hook):
     @staticmethod
     def unwrap(model: nn.Module) -> nn.Module:
         """The model inside a DDP/FSDP wrapper (or ``model`` itself)."""
-        return model.module if is_model_wrapper(model) else model
+        return unwrap_model(model)
 
     def to_iters(self, runner, value: float) -> float:
         """``value`` (epochs if ``by_epoch``) in iterations."""
