@@ -30,8 +30,21 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 PLOTS = OrderedDict(
     losses='Training losses',
     map='mAP per evaluation',
+    accuracy='Top-1 accuracy per evaluation',
+    grad_norm='Gradient norm before clipping',
     stompp_frozen='StoMPP: frozen (binary) fraction of the weights per layer',
-    surge_lambda='SURGE: lambda per layer')
+    surge_lambda='SURGE: lambda per layer',
+    surge_grad_binary='SURGE: norm of the binary (STE) input gradient per '
+    'layer',
+    surge_grad_aux='SURGE: norm of the auxiliary input gradient per layer')
+# per-layer plots (one colour per layer, input to output) and their
+# ``<prefix><layer>/<quantity>`` scalars
+PER_LAYER_PLOTS = OrderedDict(
+    stompp_frozen=('stompp/', 'frozen_weight'),
+    surge_lambda=('surge/', 'lambda'),
+    surge_grad_binary=('surge/', 'grad_norm_binary'),
+    surge_grad_aux=('surge/', 'grad_norm_aux'))
+LOG_SCALE_PLOTS = ('grad_norm', 'surge_grad_binary', 'surge_grad_aux')
 PER_LAYER_PREFIXES = ('stompp/', 'surge/')
 
 Series = Dict[str, Tuple[List[float], List[float]]]
@@ -116,6 +129,10 @@ def _is_map(key: str) -> bool:
     return '/' in key and 'mAP' in key.rsplit('/', 1)[1]
 
 
+def _is_top1(key: str) -> bool:
+    return key.endswith('/top1')
+
+
 def _per_layer(key: str, prefix: str, quantity: str) -> Optional[str]:
     """The layer name of ``<prefix><layer>/<quantity>``, else None."""
     if key.startswith(prefix) and key.endswith('/' + quantity):
@@ -141,20 +158,29 @@ def collect_series(records: List[dict]) -> Dict[str, Series]:
                 continue
             if kind == 'train' and key.startswith('loss'):
                 add('losses', key, step, value)
+            elif kind == 'train' and key.startswith('grad_norm'):
+                add('grad_norm', key, step, value)
             elif kind == 'val' and _is_map(key):
                 add('map', key, step, value)
+            elif kind == 'val' and _is_top1(key):
+                add('accuracy', key, step, value)
             elif kind == 'layer':
-                frozen = _per_layer(key, 'stompp/', 'frozen_weight')
-                lam = _per_layer(key, 'surge/', 'lambda')
-                if frozen is not None:
-                    add('stompp_frozen', frozen, step, value)
-                elif lam is not None:
-                    add('surge_lambda', lam, step, value)
+                for plot, (prefix, quantity) in PER_LAYER_PLOTS.items():
+                    layer = _per_layer(key, prefix, quantity)
+                    if layer is not None:
+                        add(plot, layer, step, value)
+                        break
     return plots
 
 
-def _draw(path: str, title: str, series: Series, xlabel: str,
-          ylabel: str, per_layer: bool, fraction: bool) -> None:
+def _draw(path: str,
+          title: str,
+          series: Series,
+          xlabel: str,
+          ylabel: str,
+          per_layer: bool,
+          fraction: bool,
+          log_scale: bool = False) -> None:
     # Figure + Agg canvas directly: no pyplot, no global backend switch
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -176,6 +202,8 @@ def _draw(path: str, title: str, series: Series, xlabel: str,
                             ha='center')
     if fraction:  # mAP and frozen fractions live in [0, 1]
         ax.set_ylim(-0.02, 1.02)
+    if log_scale:
+        ax.set_yscale('log')
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -210,8 +238,12 @@ def plot_curves(work_dir: str,
     axes = dict(
         losses=('iteration', 'loss'),
         map=(eval_axis, 'mAP'),
+        accuracy=(eval_axis, 'top-1 (%)'),
+        grad_norm=('iteration', 'L2 norm'),
         stompp_frozen=('iteration', 'frozen fraction of the weights'),
-        surge_lambda=('iteration', 'lambda'))
+        surge_lambda=('iteration', 'lambda'),
+        surge_grad_binary=('iteration', '||g_ste||'),
+        surge_grad_aux=('iteration', '||g_aux||'))
     rendered: Dict[str, RenderedPlot] = OrderedDict()
     for name, series in plots.items():
         if not series:
@@ -219,7 +251,8 @@ def plot_curves(work_dir: str,
         os.makedirs(out_dir, exist_ok=True)
         path = osp.join(out_dir, f'{name}.png')
         _draw(path, PLOTS[name], series, *axes[name],
-              per_layer=name in ('stompp_frozen', 'surge_lambda'),
-              fraction=name in ('map', 'stompp_frozen'))
+              per_layer=name in PER_LAYER_PLOTS,
+              fraction=name in ('map', 'stompp_frozen'),
+              log_scale=name in LOG_SCALE_PLOTS)
         rendered[name] = RenderedPlot(path, list(series))
     return rendered

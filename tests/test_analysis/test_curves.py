@@ -44,9 +44,10 @@ def test_resumed_run_continues_the_curves(tmp_path):
     # run 1: epochs of 10 iterations, killed during epoch 3; run 2 resumed
     # from the epoch-2 checkpoint (iteration 20) and re-logs iteration 30
     _write_run(tmp_path, '20260101_000000', [
-        dict(loss=3.0, epoch=1, iter=10, step=10),
+        dict(loss=3.0, epoch=1, iter=10, step=10, grad_norm=7.0),
         {'pascal_voc/mAP': 0.1, 'step': 1},
-        {'surge/conv1/lambda': 0.5, 'step': 20},
+        {'surge/conv1/lambda': 0.5, 'surge/conv1/grad_norm_binary': 2.0,
+         'surge/conv1/grad_norm_aux': 4.0, 'step': 20},
         dict(loss=2.0, epoch=2, iter=20, step=20),
         {'pascal_voc/mAP': 0.2, 'step': 2},
         dict(loss=9.0, epoch=3, iter=30, step=30),
@@ -56,7 +57,9 @@ def test_resumed_run_continues_the_curves(tmp_path):
         dict(loss=1.5, epoch=3, iter=30, step=30),
         {'pascal_voc/mAP': 0.3, 'step': 3},
         {'surge/conv1/lambda': 0.4, 'step': 40},
-        dict(loss=1.0, epoch=4, iter=40, step=40),
+        dict(loss=1.0, epoch=4, iter=40, step=40, grad_norm=5.0,
+             grad_norm_training_only=9.0),
+        {'accuracy/top1': 55.0, 'accuracy/top5': 80.0, 'step': 4},
     ])
     (tmp_path / '20260101_020000').mkdir()  # a tools/test.py run: no log
     series = collect_series(load_scalar_log(str(tmp_path)))
@@ -64,6 +67,13 @@ def test_resumed_run_continues_the_curves(tmp_path):
                                         [3.0, 2.0, 1.5, 1.0])
     assert series['map']['pascal_voc/mAP'] == ([1, 2, 3], [0.1, 0.2, 0.3])
     assert series['surge_lambda']['conv1'] == ([20, 40], [0.5, 0.4])
+    assert series['surge_grad_binary']['conv1'] == ([20], [2.0])
+    assert series['surge_grad_aux']['conv1'] == ([20], [4.0])
+    assert series['grad_norm'] == {
+        'grad_norm': ([10, 40], [7.0, 5.0]),
+        'grad_norm_training_only': ([40], [9.0])
+    }
+    assert series['accuracy'] == {'accuracy/top1': ([4], [55.0])}
     assert series['stompp_frozen'] == {}
 
 
@@ -92,14 +102,21 @@ def test_demo_ends_with_plots(tmp_path, demo_data_root, monkeypatch, capsys):
     runpy.run_path(osp.join(REPO_ROOT, 'tools/demo.py'), run_name='__main__')
     printed = capsys.readouterr().out
     plots = plot_curves(str(work))
-    assert list(plots) == ['losses', 'map', 'surge_lambda']
+    assert list(plots) == [
+        'losses', 'map', 'grad_norm', 'surge_lambda', 'surge_grad_binary',
+        'surge_grad_aux'
+    ]
     for name, plot in plots.items():
         assert osp.dirname(plot.path) == str(work / 'plots')
         assert f'plot        : {plot.path} ({name})' in printed
         _check_png(plot.path)
     assert plots['losses'].series == LOSSES
     assert plots['map'].series == ['pascal_voc/mAP']
-    assert sorted(plots['surge_lambda'].series) == sorted(BINARY_LAYERS)
+    assert plots['grad_norm'].series == [
+        'grad_norm', 'grad_norm_training_only'
+    ]
+    for name in ('surge_lambda', 'surge_grad_binary', 'surge_grad_aux'):
+        assert sorted(plots[name].series) == sorted(BINARY_LAYERS)
     lambdas = collect_series(load_scalar_log(str(work)))['surge_lambda']
     assert lambdas['backbone.layer1.0.conv1'][0] == [1, 2, 3, 4]
 

@@ -1,8 +1,9 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Plot the training curves of an MMEngine work dir as PNGs.
 
-Losses, mAP per evaluation, StoMPP's per-layer frozen fraction and SURGE's
-per-layer lambda go to WORK_DIR/plots (plots without data are skipped).
+Losses, the gradient norm, mAP or top-1 per evaluation, StoMPP's per-layer
+frozen fraction and SURGE's per-layer lambda and gradient norms go to
+WORK_DIR/plots (plots without data are skipped).
 
 Example:
     python tools/analysis_tools/plot_curves.py work_dirs/demo_surge
