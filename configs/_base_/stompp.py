@@ -4,18 +4,18 @@
 #   custom_hooks = [dict(type='StoMPPHook', begin=0, end=..., by_epoch=True)]
 # so every binarized conv of backbone and neck is binarized progressively,
 # layer by layer from input to output (the hook's defaults: cubic shape,
-# forward order, weights and activations in the same window); the configs
-# end the schedule at 75% of training, so the last quarter trains the fully
-# binary network.
+# forward order, weights and activations in the same window, the first
+# window after the learning-rate warm-up); the configs end the schedule at
+# 75% of training, so the last quarter trains the fully binary network.
 stompp_progressive = dict(
     type='StoMPP',
     refresh_rate=100,  # soft refresh: 1% of the weight scores per step
     act_mask='element',
     ste_on_frozen=None,  # STE-free; the '+STE' configs set 'clipped'
     eval_act='expected',
-    # the detection results in the docs were measured binarizing W / mean|W|;
-    # the classification configs use the papers' form, 'latent'
-    weight_input='normalized')
+    # the papers' form: clip(W, -1, 1) and sign(W) of the latent weights
+    # ('normalized' applies the rule to W / mean|W| instead)
+    weight_input='latent')
 
 # model overrides applying the rule to backbone and neck:
 #   model = {{_base_.stompp_model_overrides}}
@@ -23,9 +23,7 @@ stompp_model_overrides = dict(
     backbone=dict(conv_cfg=dict(progressive=stompp_progressive)),
     neck=dict(conv_cfg=dict(progressive=stompp_progressive)))
 
-# the same for a classifier (no neck), binarizing the latent weights:
+# the same for a classifier (no neck):
 #   model = {{_base_.stompp_backbone_overrides}}
 stompp_backbone_overrides = dict(
-    backbone=dict(
-        conv_cfg=dict(
-            progressive=dict(stompp_progressive, weight_input='latent'))))
+    backbone=dict(conv_cfg=dict(progressive=stompp_progressive)))

@@ -57,7 +57,7 @@ def warmup_end(runner) -> int:
     largest ``end`` of its ``LinearLR`` schedulers that start below the
     base rate (0 without one)."""
     from mmengine.optim import LinearLR
-    schedulers = runner.param_schedulers or []
+    schedulers = getattr(runner, 'param_schedulers', None) or []
     if isinstance(schedulers, dict):  # one list per optimizer
         schedulers = [s for group in schedulers.values() for s in group]
     ends = [
@@ -109,7 +109,7 @@ class StoMPPHook(ScheduledHook):
             of the learning-rate warm-up (the last ``end`` of the runner's
             ``LinearLR`` schedulers with ``start_factor < 1``), so that no
             layer freezes while its learning rate is still a fraction of
-            the run's. Defaults to False.
+            the run's. Defaults to True.
     """
 
     def __init__(self,
@@ -122,7 +122,7 @@ class StoMPPHook(ScheduledHook):
                  layer_window: Optional[float] = None,
                  interval: int = 50,
                  input_shape: Sequence[int] = (1, 3, 64, 64),
-                 after_warmup: bool = False) -> None:
+                 after_warmup: bool = True) -> None:
         self.shape = check_choice('shape', shape, SHAPES)
         self.order = check_choice('order', order, ORDERS)
         self.split = check_choice('split', split, SPLITS)
