@@ -82,6 +82,13 @@ def test_relu_in_front_of_binary_inputs_is_refused():
                          conv_cfg=dict(type='BinaryConv', binarize_act=False))
     assert all(not model.get_submodule(n).binarize_act
                for n in _binary_convs(model))
+    # the same under StoMPP (binary-weight networks of the StoMPP study)
+    stompp = dict(type='StoMPP')
+    BinaryResNet(18, act='relu', conv_cfg=dict(
+        type='BinaryConv', binarize_act=False, progressive=stompp))
+    with pytest.raises(ValueError, match="act='relu'"):
+        BinaryResNet(18, act='relu',
+                     conv_cfg=dict(type='BinaryConv', progressive=stompp))
 
 
 @pytest.mark.parametrize('backbone', [BinaryResNet, BiRealResNet])

@@ -65,9 +65,11 @@ def check_signed_inputs(module: nn.Module, act: str, key: str) -> None:
     """
     if act != 'relu':
         return
+    # the convs' ``binarize_act`` flag (a StoMPP rule has a method of that
+    # name, which says nothing about its conv)
     binary_act = [
         name for name, m in module.named_modules()
-        if getattr(m, 'binarize_act', False)
+        if getattr(m, 'binarize_act', None) is True
     ]
     if binary_act:
         raise ValueError(
