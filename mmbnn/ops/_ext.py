@@ -6,8 +6,7 @@ One extension, built from ``mmbnn/ops/csrc/xnor/`` by ``pip install
 (:mod:`mmbnn.ops.xnor`) and the float kernels of the real-valued ops around
 it (:mod:`mmbnn.ops.float_kernels`); both modules reach it through here.
 """
-import operator
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional
 
 try:
     from . import _xnor_ext as extension
@@ -15,8 +14,6 @@ try:
 except ImportError as error:  # built without the extension
     extension = None
     IMPORT_ERROR = error
-
-IntPair = Union[int, Sequence[int]]
 
 
 def is_available() -> bool:
@@ -37,18 +34,3 @@ def require_extension():
             '`pip install --no-build-isolation --no-deps -e .`): '
             f'{IMPORT_ERROR}')
     return extension
-
-
-def pair(name: str, value: IntPair) -> Tuple[int, int]:
-    """``value`` as two ints (an int is repeated), or a ``ValueError``
-    naming the argument."""
-    error = ValueError(f'{name} must be an int or a pair of ints, got '
-                       f'{value!r}')
-    try:
-        if not isinstance(value, (tuple, list)):
-            return (operator.index(value), ) * 2
-        if len(value) == 2:
-            return tuple(operator.index(v) for v in value)
-    except TypeError:
-        raise error from None
-    raise error

@@ -13,7 +13,8 @@ from typing import Optional
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._ext import IntPair, pair, require_extension
+from ..utils import IntPair, to_pair
+from ._ext import require_extension
 
 
 def max_pool2d(x: Tensor,
@@ -37,9 +38,9 @@ def max_pool2d(x: Tensor,
         Tensor: The pooled tensor, without autograd history.
     """
     ext = require_extension()
-    kh, kw = pair('kernel_size', kernel_size)
-    sh, sw = (kh, kw) if stride is None else pair('stride', stride)
-    ph, pw = pair('padding', padding)
+    kh, kw = to_pair(kernel_size, 'kernel_size')
+    sh, sw = (kh, kw) if stride is None else to_pair(stride, 'stride')
+    ph, pw = to_pair(padding, 'padding')
     out, saw_nan = ext.max_pool2d(x, kh, kw, sh, sw, ph, pw, bool(ceil_mode))
     if saw_nan:
         return F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
@@ -69,7 +70,7 @@ def roi_align(features: Tensor,
     Returns:
         Tensor: ``(K, C, ph, pw)``, without autograd history.
     """
-    ph, pw = pair('output_size', output_size)
+    ph, pw = to_pair(output_size, 'output_size')
     return require_extension().roi_align(features, rois, ph, pw,
                                          float(spatial_scale),
                                          int(sampling_ratio), bool(aligned))

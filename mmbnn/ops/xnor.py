@@ -29,9 +29,9 @@ from typing import Optional, Tuple
 from torch import Tensor
 
 from . import _ext
-from ._ext import IntPair as _IntPair
+from ..utils import IntPair as _IntPair
+from ..utils import to_pair
 from ._ext import import_error, is_available
-from ._ext import pair as _pair
 from ._ext import require_extension as _require_extension
 from .float_kernels import max_pool2d, roi_align, rprelu  # noqa: F401
 
@@ -91,8 +91,9 @@ def _geometry(kernel_size: _IntPair, stride: _IntPair, padding: _IntPair,
         geometry = None
     if geometry is None or not all(type(v) is int for v in geometry):
         # the slow path, for a clear error (or ints of another type)
-        return (*_pair('kernel_size', kernel_size), *_pair('stride', stride),
-                *_pair('padding', padding), *_pair('dilation', dilation))
+        return (*to_pair(kernel_size, 'kernel_size'),
+                *to_pair(stride, 'stride'), *to_pair(padding, 'padding'),
+                *to_pair(dilation, 'dilation'))
     return geometry
 
 
