@@ -14,6 +14,12 @@ values a binarization compares with its threshold are not rounded to 8 bits.
 OpenVINO's CPU plugin then runs the quantized convs as INT8 primitives
 (:func:`runtime_precision_report` reads that off the execution graph).
 
+A quantized binary network is compiled as a chain of INT8 and 1-bit
+segments (:func:`compile_segments`, chosen by
+:func:`~mmbnn.deploy.openvino.compile_model`): compiled as one model, the
+plugin's low precision transformations take time exponential in the depth
+of its residual binary trunk.
+
 The same applies to a full-precision (``_fp_``) detector: its INT8 network
 is the INT8 baseline.
 """
@@ -244,3 +250,237 @@ def export_int8(detector: nn.Module, cfg, onnx_path: str, xml_path: str,
     model.set_rt_info(json.dumps(info), ['mmbnn', EXPORT_INFO_KEY])
     save_openvino(model, xml_path)
     return info
+
+
+#: values of ``compile_model``'s ``segments`` option (see
+#: :func:`compile_segments`)
+SEGMENT_MODES = ('auto', 'single')
+
+
+def _is_constant_like(op, cache: Dict[int, bool]) -> bool:
+    """Whether ``op`` computes a constant (a ``Constant`` or ops on
+    constants only, e.g. the decompression of NNCF's 8-bit weights)."""
+    key = op.get_name()
+    if key not in cache:
+        if op.get_type_name() == 'Constant':
+            cache[key] = True
+        elif op.get_type_name() in ('Parameter', 'Result') or \
+                not op.get_input_size():
+            cache[key] = False
+        else:
+            cache[key] = all(
+                _is_constant_like(value.get_node(), cache)
+                for value in op.input_values())
+    return cache[key]
+
+
+def _precision_kind(op, constants: Dict[int, bool]) -> Optional[str]:
+    """``'binary'`` for a ``BinaryConvolution`` or a 2-level
+    ``FakeQuantize``, ``'int8'`` for a ``FakeQuantize`` of more levels on a
+    non-constant input (an activation quantizer), else None."""
+    kind = op.get_type_name()
+    if kind == 'BinaryConvolution':
+        return 'binary'
+    if kind != 'FakeQuantize':
+        return None
+    if op.get_attributes()['levels'] == 2:
+        return 'binary'
+    data = op.input_value(0).get_node()
+    return None if _is_constant_like(data, constants) else 'int8'
+
+
+def segment_stages(model) -> Dict[int, int]:
+    """The segment (stage) of each non-constant op of ``model``, keyed by
+    ``op.get_name()``, for :func:`compile_segments`.
+
+    Stages are numbered in data-flow order: an op is in the latest stage of
+    its non-constant inputs (graph inputs: stage 0), moved to the next stage
+    when it is an 8-bit activation quantizer in an odd stage or a
+    ``BinaryConvolution`` / 2-level binarization in an even one. So even
+    stages hold the INT8 layers and no binarization, odd ones the 1-bit
+    layers and no 8-bit quantizer, and data only flows to the same or a
+    later stage.
+    """
+    constants: Dict[int, bool] = {}
+    stages: Dict[int, int] = {}
+    for op in model.get_ordered_ops():
+        if _is_constant_like(op, constants):
+            continue
+        stage = max((stages[value.get_node().get_name()]
+                     for value in op.input_values()
+                     if value.get_node().get_name() in stages), default=0)
+        kind = _precision_kind(op, constants)
+        if (kind == 'binary' and stage % 2 == 0) or \
+                (kind == 'int8' and stage % 2 == 1):
+            stage += 1
+        stages[op.get_name()] = stage
+    return stages
+
+
+def needs_segments(model) -> bool:
+    """Whether ``model`` has both 1-bit layers and 8-bit activation
+    quantizers (a quantized binary network), the case
+    :func:`compile_segments` splits."""
+    constants: Dict[int, bool] = {}
+    kinds = {_precision_kind(op, constants)
+             for op in model.get_ordered_ops()}
+    return {'binary', 'int8'} <= kinds
+
+
+class _RuntimeOps:
+    """The execution graphs of several compiled models as one op list
+    (what :func:`runtime_precision_report` reads)."""
+
+    def __init__(self, models) -> None:
+        self.models = models
+
+    def get_ordered_ops(self) -> list:
+        return [op for model in self.models for op in model.get_ordered_ops()]
+
+
+class SegmentedCompiledModel:
+    """A network compiled as a chain of separately compiled segments
+    (:func:`compile_segments`), run one after the other.
+
+    It offers what the project uses of an ``openvino.CompiledModel``:
+    ``outputs`` (output indices), ``create_infer_request()`` (whose
+    ``infer(inputs)`` returns the outputs as a list of arrays),
+    ``__call__`` and ``get_runtime_model()`` (the segments' execution
+    graphs, for :func:`runtime_precision_report` and
+    :func:`~mmbnn.deploy.openvino.runtime_conv_report`).
+
+    Args:
+        segments (list): ``(compiled model, sources)`` per segment in run
+            order; ``sources[i]`` names where input ``i`` comes from:
+            ``('input', index)`` (a network input) or ``(segment,
+            output)``.
+        outputs (list): ``(segment, output)`` of each network output.
+    """
+
+    def __init__(self, segments: List[Tuple[object, List[Tuple]]],
+                 outputs: List[Tuple[int, int]]) -> None:
+        self.segments = segments
+        self.output_sources = outputs
+        self.outputs = list(range(len(outputs)))
+
+    def create_infer_request(self) -> '_SegmentedInferRequest':
+        return _SegmentedInferRequest(self)
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> List[np.ndarray]:
+        return self.create_infer_request().infer(inputs)
+
+    def get_runtime_model(self) -> _RuntimeOps:
+        return _RuntimeOps([compiled.get_runtime_model()
+                            for compiled, _ in self.segments])
+
+
+class _SegmentedInferRequest:
+    """One infer request per segment of a :class:`SegmentedCompiledModel`."""
+
+    def __init__(self, model: SegmentedCompiledModel) -> None:
+        self.model = model
+        self.requests = [compiled.create_infer_request()
+                         for compiled, _ in model.segments]
+
+    def infer(self, inputs: Sequence[np.ndarray]) -> List[np.ndarray]:
+        values = {('input', index): np.ascontiguousarray(value)
+                  for index, value in enumerate(inputs)}
+        for segment, (request, (compiled, sources)) in enumerate(
+                zip(self.requests, self.model.segments)):
+            results = request.infer([values[source] for source in sources],
+                                    share_inputs=True)
+            for index in range(len(compiled.outputs)):
+                values[segment, index] = results[index]
+        return [values[source] for source in self.model.output_sources]
+
+
+def compile_segments(model, properties: Dict) -> SegmentedCompiledModel:
+    """Compile a quantized binary network for the CPU plugin as segments.
+
+    The CPU plugin runs its low precision transformations on a model with
+    8-bit quantizers; one of them checks, for every ``FakeQuantize`` (the
+    2-level binarizations included), whether its input is computed from
+    constants by following every path upwards until a graph input or a
+    ``Convolution`` / ``GroupConvolution`` / ``MatMul``.
+    ``BinaryConvolution`` does not end a path, so in a binary trunk with
+    residual adds (and activations whose input feeds two branches) the
+    number of paths doubles with each block and compiling the network as
+    one model takes longer than any use allows. Compiled as the stages of
+    :func:`segment_stages`, the 1-bit segments have no 8-bit quantizer
+    (the transformations do not run on them) and each INT8 segment starts
+    at graph inputs (every path ends there).
+
+    Args:
+        model (openvino.Model): The network (not changed: a clone is cut).
+        properties (dict): CPU properties for every segment.
+
+    Returns:
+        SegmentedCompiledModel: The compiled segments in data-flow order.
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+    model = model.clone()
+    stages = segment_stages(model)
+    parameters = {p.get_name(): index for index, p in
+                  enumerate(model.get_parameters())}
+    ordered = [op for op in model.get_ordered_ops()
+               if op.get_name() in stages]
+    # cross-stage edges, collected before the graph is cut
+    edges = []
+    for op in ordered:
+        stage = stages[op.get_name()]
+        for value_input in op.inputs():
+            source = value_input.get_source_output()
+            producer = stages.get(source.get_node().get_name(), stage)
+            if producer != stage:
+                edges.append((value_input, source, stage))
+    num_stages = max(stages.values()) + 1
+    stage_params: List[list] = [[] for _ in range(num_stages)]
+    stage_sources: List[list] = [[] for _ in range(num_stages)]
+    stage_results: List[list] = [[] for _ in range(num_stages)]
+    result_index: Dict[Tuple[str, int], Tuple[int, int]] = {}
+    new_params: Dict[Tuple[str, int, int], object] = {}
+    for value_input, source, stage in edges:
+        node = source.get_node()
+        key = (node.get_name(), source.get_index(), stage)
+        if key not in new_params:
+            param = ops.parameter(source.get_partial_shape(),
+                                  source.get_element_type())
+            new_params[key] = param
+            stage_params[stage].append(param)
+            if node.get_name() in parameters:
+                stage_sources[stage].append(
+                    ('input', parameters[node.get_name()]))
+            else:
+                out_key = (node.get_name(), source.get_index())
+                if out_key not in result_index:
+                    producer = stages[node.get_name()]
+                    result = ops.result(source)
+                    result_index[out_key] = (producer,
+                                             len(stage_results[producer]))
+                    stage_results[producer].append(result)
+                stage_sources[stage].append(result_index[out_key])
+        value_input.replace_source_output(new_params[key].output(0))
+    outputs = []
+    for result in model.get_results():
+        stage = stages[result.get_name()]
+        outputs.append((stage, len(stage_results[stage])))
+        stage_results[stage].append(result)
+    for index, param in enumerate(model.get_parameters()):
+        stage_params[0].insert(index, param)
+        stage_sources[0].insert(index, ('input', index))
+    core = ov.Core()
+    segments, renumber = [], {}
+    for stage in range(num_stages):
+        if not stage_results[stage]:
+            continue
+        renumber[stage] = len(segments)
+        sources = [source if source[0] == 'input' else
+                   (renumber[source[0]], source[1])
+                   for source in stage_sources[stage]]
+        segment = ov.Model(stage_results[stage], stage_params[stage],
+                           f'segment{stage}')
+        segments.append((core.compile_model(segment, 'CPU', properties),
+                         sources))
+    return SegmentedCompiledModel(
+        segments, [(renumber[stage], index) for stage, index in outputs])

@@ -96,10 +96,13 @@ class OpenVINODetector(NetworkSplitDetector):
                  export_dir: Optional[str] = None,
                  per_shape: bool = False) -> None:
         import openvino as ov
+
+        from .int8 import SegmentedCompiledModel
         if isinstance(network, str):
             network = onnx_to_openvino(network) if network.endswith(
                 '.onnx') else ov.Core().read_model(network)
-        compiled = isinstance(network, ov.CompiledModel)
+        compiled = isinstance(network,
+                              (ov.CompiledModel, SegmentedCompiledModel))
         if compiled and info is None:
             raise ValueError('a compiled network needs its export info '
                              '(info=read_export_info(model))')

@@ -223,17 +223,37 @@ def save_openvino(model, xml_path: str) -> None:
     ov.save_model(model, xml_path, compress_to_fp16=False)
 
 
-def compile_model(model, threads: Optional[int] = None, **config):
+def compile_model(model, threads: Optional[int] = None,
+                  segments: str = 'auto', **config):
     """Compile an OpenVINO model (or an ``.xml`` / ``.onnx`` path) for CPU.
 
     Args:
         model: ``openvino.Model`` or a path (an ``.onnx`` file is read with
             :func:`onnx_to_openvino`).
         threads (int, optional): ``INFERENCE_NUM_THREADS``.
+        segments (str): ``'auto'`` (default): a network with both 1-bit
+            layers and 8-bit quantizers (a binary network after
+            :func:`~mmbnn.deploy.int8.quantize_int8`) is compiled as
+            separate INT8 and 1-bit segments
+            (:func:`~mmbnn.deploy.int8.compile_segments`), any other as one
+            model; ``'single'``: always as one model.
         **config: Further CPU properties (``INFERENCE_PRECISION_HINT``
             defaults to ``'f32'``).
+
+    Returns:
+        ``openvino.CompiledModel``, or a
+        :class:`~mmbnn.deploy.int8.SegmentedCompiledModel`.
+
+    Raises:
+        ValueError: For a ``segments`` value other than those of
+            :data:`~mmbnn.deploy.int8.SEGMENT_MODES`.
     """
     import openvino as ov
+
+    from .int8 import SEGMENT_MODES, compile_segments, needs_segments
+    if segments not in SEGMENT_MODES:
+        raise ValueError(f'segments={segments!r}: must be one of '
+                         f'{", ".join(map(repr, SEGMENT_MODES))}')
     core = ov.Core()
     if isinstance(model, str):
         model = onnx_to_openvino(model) if model.endswith('.onnx') else \
@@ -243,6 +263,8 @@ def compile_model(model, threads: Optional[int] = None, **config):
     properties = dict(INFERENCE_PRECISION_HINT='f32', **config)
     if threads is not None:
         properties['INFERENCE_NUM_THREADS'] = int(threads)
+    if segments == 'auto' and needs_segments(model):
+        return compile_segments(model, properties)
     return core.compile_model(model, 'CPU', properties)
 
 

@@ -6,11 +6,15 @@ R-CNN (random weights, 128x128 demo images, a few calibration images):
 every conv runs in INT8 on the CPU plugin, the outputs stay close to the
 float network's, the IR loads in ``OpenVINODetector``. On the binary demo
 SSD, quantization leaves every BinaryConvolution and binarization as it
-is and puts an 8-bit input quantizer on every real-valued conv. The errors
-name what is missing."""
+is and puts an 8-bit input quantizer on every real-valued conv; the
+quantized binary SSD and Faster R-CNN compile as INT8 and 1-bit segments
+within COMPILE_BOUND_S seconds and run every binarized conv as a
+BinaryConvolution and every other conv in INT8. The errors name what is
+missing."""
 import glob
 import os.path as osp
 import runpy
+import time
 
 import numpy as np
 import pytest
@@ -26,6 +30,12 @@ from ..conftest import REPO_ROOT
 EXPORT_TOOL = osp.join(REPO_ROOT, 'tools/deploy/export_onnx.py')
 FP_CONFIG = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18_fp_demo.py')
 BINARY_CONFIG = osp.join(REPO_ROOT, 'configs/demo/ssd_vgg16_ste_demo.py')
+BINARY_RCNN_CONFIG = osp.join(REPO_ROOT,
+                              'configs/demo/faster_rcnn_r18_ste_demo.py')
+# compile time of a quantized binary demo network (128x128), generous for
+# a loaded 2-core machine; compiled as one model it takes minutes (SSD) or
+# does not finish
+COMPILE_BOUND_S = 120
 NUM_TEST = 6
 CALIB_IMAGES = 4
 # INT8 network vs float network on the demo images: root-mean-square
@@ -179,3 +189,98 @@ def test_fit_to_shape():
     assert torch.equal(out[:, :5, :3], image)
     # too large either way: cropped
     assert int8.fit_to_shape(image, (2, 2)).shape == (2, 2, 2)
+
+
+@pytest.mark.parametrize('config,convs', [(BINARY_CONFIG, (18, 9)),
+                                          (BINARY_RCNN_CONFIG, (24, 19))])
+def test_quantized_binary_network_compiles_in_segments(
+        tmp_path, data_root, config, convs):
+    """Every binarized conv a BinaryConvolution, every other conv INT8
+    (SSD: conv1_1 and the 8 head convs; Faster R-CNN: the stem, the
+    downsample shortcuts, FPN and RPN convs)."""
+    detector = ovd.load_detector(config)
+    inputs = int8.calibration_inputs(detector, _config(config, data_root),
+                                     (128, 128), 2)
+    path = str(tmp_path / 'net.onnx')
+    info = ovd.export_onnx(detector, path, (128, 128))
+    model = int8.quantize_int8(ovd.onnx_to_openvino(path), inputs)
+    assert int8.needs_segments(model)
+    start = time.perf_counter()
+    compiled = ovd.compile_model(model, 1)
+    seconds = time.perf_counter() - start
+    assert seconds < COMPILE_BOUND_S, seconds
+    assert isinstance(compiled, int8.SegmentedCompiledModel)
+    assert len(compiled.segments) >= 3
+    report = int8.runtime_precision_report(compiled)
+    assert (len(report['binary']), len(report['int8'])) == convs
+    assert len(report['binary']) == info['binary_nodes']
+    assert report['fp32'] == []
+    conv_report = ovd.runtime_conv_report(compiled)
+    assert {name.split('#')[0] for name in conv_report['binary']} == \
+        set(info['binary_convs'])
+    # runs in OpenVINODetector as a compiled network
+    outputs = compiled([inputs[0]])
+    assert len(outputs) == len(info['output_names'])
+    net = ovd.OpenVINODetector(detector, compiled, info=info)
+    got = net.network(torch.from_numpy(inputs[0]))
+    assert all(np.array_equal(a.numpy(), b) for a, b in zip(got, outputs))
+
+
+def _binary_residual_model(blocks: int):
+    """A real stem conv, ``blocks`` binary residual blocks with a leaky
+    activation (two branches from one input), a real head conv."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from mmbnn.deploy import pack_signs
+    gen = torch.Generator().manual_seed(0)
+    channels = 32
+    param = ops.parameter([1, 3, 16, 16], np.float32, name='x')
+    x = ops.convolution(param, torch.randn(channels, 3, 3, 3,
+                                           generator=gen).numpy(),
+                        [1, 1], [1, 1], [1, 1], [1, 1]).output(0)
+    for index in range(blocks):
+        weight = torch.randn(channels, channels, 3, 3, generator=gen)
+        y = ovd.build_binary_conv(
+            x, torch.randn(channels, generator=gen).numpy() * 0.1,
+            pack_signs(weight).numpy(), weight.shape,
+            np.full(channels, 0.1, np.float32), np.zeros(channels,
+                                                         np.float32),
+            (1, 1), (1, 1), (1, 1), name=f'block{index}').output(0)
+        x = ops.add(x, y).output(0)
+        slope = np.full((1, channels, 1, 1), 0.25, np.float32)
+        x = ops.add(ops.relu(x), ops.multiply(
+            ops.minimum(x, np.zeros(1, np.float32)), slope)).output(0)
+    head = ops.convolution(x, torch.randn(8, channels, 3, 3,
+                                          generator=gen).numpy(),
+                           [1, 1], [1, 1], [1, 1], [1, 1])
+    return ov.Model([head], [param])
+
+
+def test_segments_compute_what_one_model_computes():
+    """A quantized binary network small enough to compile as one model:
+    its segments give the same outputs, run the same layer precisions."""
+    image = torch.randn(1, 3, 16, 16,
+                        generator=torch.Generator().manual_seed(1)).numpy()
+    model = int8.quantize_int8(_binary_residual_model(3), [image])
+    single = ovd.compile_model(model, 1, segments='single')
+    segmented = ovd.compile_model(model, 1)
+    assert isinstance(segmented, int8.SegmentedCompiledModel)
+    assert len(segmented.segments) == 3
+    np.testing.assert_allclose(segmented([image])[0], single([image])[0],
+                               rtol=1e-5, atol=1e-5)
+    report, reference = (int8.runtime_precision_report(c)
+                         for c in (segmented, single))
+    for kind in ('binary', 'int8', 'fp32'):
+        assert len(report[kind]) == len(reference[kind])
+    assert len(report['binary']) == 3 and len(report['int8']) == 2
+    # a float binary network and an INT8 float one stay one model
+    assert not int8.needs_segments(_binary_residual_model(3))
+    assert not isinstance(ovd.compile_model(_binary_residual_model(1), 1),
+                          int8.SegmentedCompiledModel)
+
+
+def test_compile_refuses_bad_segments():
+    with pytest.raises(ValueError, match=r"segments='split': must be one "
+                       r"of 'auto', 'single'"):
+        ovd.compile_model(_binary_residual_model(1), 1, segments='split')
