@@ -23,6 +23,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png', '.bmp', '.ppm', '.webp')
 
@@ -164,17 +165,36 @@ class CIFAR10(BaseDataset):
         super().__init__(data_root=data_root, **kwargs)
 
     def _files(self) -> List[str]:
-        """The batch files of the split (CIFAR-10: every
-        ``data_batch_<i>`` present, so shorter benchmarks fit)."""
+        """The batch files of the split: the first ``k`` of its files
+        (CIFAR-10 training: ``data_batch_1`` to ``data_batch_k``, so that
+        shorter benchmarks such as GlyphCls fit), logged when ``k`` is below
+        the full count.
+
+        Raises:
+            FileNotFoundError: No batch file, or a gap (a later batch file
+                present while an earlier one is missing).
+        """
         names = self.train_files if self.split == 'train' else \
             self.test_files
-        paths = [osp.join(self.data_root, n) for n in names]
-        present = [p for p in paths if osp.isfile(p)]
-        if not present:
+        present = [osp.isfile(osp.join(self.data_root, n)) for n in names]
+        count = present.index(False) if False in present else len(names)
+        if not count:
             raise FileNotFoundError(
                 f'{self.data_root}: no {self.split} batch file '
                 f'({", ".join(names)})')
-        return present
+        if any(present[count:]):
+            later = [n for n, p in zip(names[count:], present[count:]) if p]
+            raise FileNotFoundError(
+                f'{self.data_root}: {names[count]} is missing but '
+                f'{", ".join(later)} exist; the {self.split} batch files '
+                f'must be {names[0]} to {names[-1]} or a first part of them')
+        if count < len(names):
+            print_log(
+                f'{type(self).__name__}: {self.data_root} holds {count} of '
+                f'the {len(names)} {self.split} batch files '
+                f'({", ".join(names[:count])})',
+                logger='current')
+        return [osp.join(self.data_root, n) for n in names[:count]]
 
     def load_data_list(self) -> List[Dict]:
         meta_path = osp.join(self.data_root, self.meta_file)

@@ -61,6 +61,13 @@ def test_cifar_errors_name_the_path(tmp_path):
                  'label_names', list('ab'))
     with pytest.raises(FileNotFoundError, match='no train batch file'):
         CIFAR10(str(tmp_path), split='train')
+    _write_cifar(tmp_path, ['data_batch_1', 'data_batch_3'], 'labels',
+                 'batches.meta', 'label_names', list('ab'))
+    with pytest.raises(FileNotFoundError,
+                       match='data_batch_2 is missing but data_batch_3'):
+        CIFAR10(str(tmp_path), split='train')
+    os.remove(tmp_path / 'data_batch_3')
+    assert len(CIFAR10(str(tmp_path), split='train')) == 6  # a first part
     (tmp_path / 'test_batch').write_bytes(b'not a pickle')
     with pytest.raises(ValueError, match='test_batch: not a CIFAR python'):
         CIFAR10(str(tmp_path), split='test')
