@@ -28,7 +28,8 @@ from ..conftest import REPO_ROOT
 # (target FP >= 0.6; seeds 0-2: 0.70-0.77). STE and SURGE run a shortened
 # 4-epoch cosine schedule and must reach 0.3 (STE seeds 0-1: 0.42-0.45; SURGE
 # seeds 0-3: 0.40-0.44; at 10 epochs STE reached 0.73-0.75). STE-free
-# StoMPP runs its whole 10-epoch budget (seeds 0-2: 0.44-0.49): after 3
+# StoMPP runs its whole 10-epoch budget (seed 0: 0.51; from iteration 0
+# instead of after the warm-up, seeds 0-2: 0.44-0.49): after 3
 # epochs it ranged 0.02-0.13 over seeds, too close to an untrained model to
 # test anything. The binary SSD demo runs its whole 20-epoch budget (seeds
 # 0-5: 0.28-0.42).
