@@ -6,13 +6,20 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
         [--deploy-backend {auto,kernel,reference,openvino,float64}]
         [--openvino-shape {per-input,fixed}]
+        [--int8 [--calib-images N] | --openvino-model MODEL.xml]
+        [--openvino-threads N]
 
 CHECKPOINT may be a deploy checkpoint of ``tools/deploy/export.py``: the
 packed model is then evaluated on CPU (``--deploy-backend {auto,kernel,
 reference}``). ``--deploy-backend openvino`` evaluates a training or
 (unfused) deploy checkpoint with its network exported to ONNX and run on
 OpenVINO; ``--deploy-backend float64`` with that network in float64 in
-PyTorch (the reference for comparing runtimes).
+PyTorch (the reference for comparing runtimes). With ``--deploy-backend
+openvino``, ``--int8`` quantizes the exported network to INT8 first (as
+``tools/deploy/export_onnx.py --int8``, calibrated on ``--calib-images``
+images of the config's test or val dataset) and ``--openvino-model``
+evaluates a prebuilt IR of ``tools/deploy/export_onnx.py`` (float or INT8)
+instead, its inputs and outputs checked against the config's export.
 """
 import argparse
 import os
@@ -73,6 +80,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         "rounding); 'fixed' one network at the test pipeline's largest "
         'size (and its transpose for portrait images), smaller images '
         'padded to it, as a static deployment runs')
+    parser.add_argument(
+        '--int8', action='store_true',
+        help='with --deploy-backend openvino: quantize the exported '
+        'network\'s real-valued convs and FCs to INT8 (NNCF, as '
+        'tools/deploy/export_onnx.py --int8; binarized convs stay '
+        'BinaryConvolution) and evaluate it at the static input shape')
+    parser.add_argument(
+        '--calib-images', type=int, default=None, metavar='N',
+        help='with --int8: calibration images from the config\'s test (or '
+        'val) dataset (default 300)')
+    parser.add_argument(
+        '--openvino-model', default=None, metavar='XML',
+        help='with --deploy-backend openvino: evaluate this prebuilt '
+        'OpenVINO IR (float or INT8) of tools/deploy/export_onnx.py '
+        '--openvino for CONFIG / CHECKPOINT; its inputs and outputs must '
+        'match the config\'s export')
+    parser.add_argument(
+        '--openvino-threads', type=int, default=None, metavar='N',
+        help='with --deploy-backend openvino: OpenVINO inference threads')
     # torch.distributed.launch passes --local-rank (torch >= 2.0)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -89,7 +115,9 @@ def main(argv=None) -> None:
         launcher=args.launcher, out=args.out, show=args.show,
         show_dir=args.show_dir, wait_time=args.wait_time, tta=args.tta,
         deploy_backend=args.deploy_backend,
-        openvino_shape=args.openvino_shape)
+        openvino_shape=args.openvino_shape, int8=args.int8,
+        calib_images=args.calib_images, openvino_model=args.openvino_model,
+        openvino_threads=args.openvino_threads)
     runner.test()
 
 

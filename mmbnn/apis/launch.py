@@ -89,7 +89,11 @@ def build_runner(config: str,
                  wait_time: float = 2.0,
                  tta: bool = False,
                  deploy_backend: str = 'auto',
-                 openvino_shape: Optional[str] = None) -> Runner:
+                 openvino_shape: Optional[str] = None,
+                 int8: bool = False,
+                 calib_images: Optional[int] = None,
+                 openvino_model: Optional[str] = None,
+                 openvino_threads: Optional[int] = None) -> Runner:
     """Build the Runner that trains or tests ``config``, as mmdet's
     ``tools/train.py`` and ``tools/test.py`` do.
 
@@ -127,6 +131,16 @@ def build_runner(config: str,
             :mod:`mmbnn.deploy.backends`. Defaults to ``'auto'``.
         openvino_shape (str, optional): Test, with
             ``deploy_backend='openvino'``: ``'per-input'`` or ``'fixed'``.
+        int8 (bool): Test, with ``deploy_backend='openvino'``: the network
+            quantized to INT8 (``tools/deploy/export_onnx.py --int8``)
+            before it is evaluated.
+        calib_images (int, optional): Test, with ``int8``: calibration
+            images from the config's test (or val) dataset.
+        openvino_model (str, optional): Test, with
+            ``deploy_backend='openvino'``: a prebuilt OpenVINO IR
+            (``.xml``, float or INT8) of the config's network to evaluate.
+        openvino_threads (int, optional): Test, with
+            ``deploy_backend='openvino'``: OpenVINO's inference threads.
 
     Returns:
         Runner: The runner; call ``.train()`` or ``.test()`` on it.
@@ -142,7 +156,10 @@ def build_runner(config: str,
         _check_unused(mode, checkpoint=checkpoint, out=out, show=show,
                       show_dir=show_dir, tta=tta,
                       deploy_backend=deploy_backend != 'auto',
-                      openvino_shape=openvino_shape)
+                      openvino_shape=openvino_shape, int8=int8,
+                      calib_images=calib_images,
+                      openvino_model=openvino_model,
+                      openvino_threads=openvino_threads)
     else:
         _check_unused(mode, resume=resume, amp=amp,
                       auto_scale_lr=auto_scale_lr)
@@ -161,7 +178,10 @@ def build_runner(config: str,
     if mode == 'test':
         from ..deploy.backends import prepare_test_backend
         swap = prepare_test_backend(cfg, checkpoint, deploy_backend,
-                                    openvino_shape)
+                                    openvino_shape, int8=int8,
+                                    calib_images=calib_images,
+                                    openvino_model=openvino_model,
+                                    openvino_threads=openvino_threads)
         if tta and swap is not None:
             raise ValueError(f'--tta needs the config\'s model; got '
                              f'--deploy-backend {deploy_backend} on '

@@ -9,12 +9,15 @@ config's model.
   built, ``kernel``) or the float reference (``reference``);
 - ``openvino``: the network exported to ONNX and run on OpenVINO, the rest
   of the detector in PyTorch (:class:`~mmbnn.deploy.openvino.
-  OpenVINODetector`);
+  OpenVINODetector`); with ``int8`` that network quantized to INT8 first
+  (as ``tools/deploy/export_onnx.py --int8``), with ``openvino_model`` a
+  prebuilt IR of it (float or INT8) in its place;
 - ``float64``: that network in float64 in PyTorch (:class:`~mmbnn.deploy.
   openvino.Float64NetworkDetector`).
 
 Every swapped model runs in one process, on CPU.
 """
+import os.path as osp
 from typing import Callable, Optional
 
 from mmengine.config import Config
@@ -29,6 +32,9 @@ TEST_BACKENDS = ('auto', 'kernel', 'reference', 'openvino', 'float64')
 SPLIT_BACKENDS = ('openvino', 'float64')
 #: the values of ``--openvino-shape``
 OPENVINO_SHAPES = ('per-input', 'fixed')
+#: the ``--openvino-shape`` of a network with one static input (``--int8``,
+#: ``--openvino-model``)
+STATIC_SHAPE = 'fixed'
 
 #: builds the model a test runner evaluates in place of the config's
 ModelSwap = Callable[[], nn.Module]
@@ -37,7 +43,12 @@ ModelSwap = Callable[[], nn.Module]
 def prepare_test_backend(cfg: Config,
                          checkpoint: str,
                          backend: str = 'auto',
-                         openvino_shape: Optional[str] = None
+                         openvino_shape: Optional[str] = None,
+                         *,
+                         int8: bool = False,
+                         calib_images: Optional[int] = None,
+                         openvino_model: Optional[str] = None,
+                         openvino_threads: Optional[int] = None
                          ) -> Optional[ModelSwap]:
     """Set ``cfg`` up to test ``checkpoint`` on ``backend`` and say which
     model replaces the config's.
@@ -58,14 +69,35 @@ def prepare_test_backend(cfg: Config,
         openvino_shape (str, optional): With ``backend='openvino'``:
             ``'per-input'`` (the default, one network per input shape) or
             ``'fixed'`` (one network at the pipeline's largest size).
+        int8 (bool): With ``backend='openvino'``: quantize the exported
+            network's real-valued convs and FCs to INT8 first
+            (:meth:`~mmbnn.deploy.openvino.OpenVINODetector.
+            from_checkpoint_int8`, calibrated on images of ``cfg``'s test
+            or val dataset); it runs as INT8 and 1-bit segments at the
+            static input shape. Defaults to False.
+        calib_images (int, optional): With ``int8``: how many calibration
+            images (default :data:`~mmbnn.deploy.int8.
+            DEFAULT_CALIB_IMAGES`).
+        openvino_model (str, optional): With ``backend='openvino'``: a
+            prebuilt OpenVINO IR (``.xml``, float or INT8) of this
+            config's network to run instead of a fresh export; its inputs
+            and outputs are checked against the config's export
+            (:func:`~mmbnn.deploy.openvino.network_mismatches`).
+        openvino_threads (int, optional): With ``backend='openvino'``:
+            OpenVINO's ``INFERENCE_NUM_THREADS`` (default: its own).
 
     Returns:
         Callable | None: Builds the model to evaluate in place of the
         config's, or None when the config's model is tested.
 
     Raises:
-        ValueError: An unknown ``backend``/``openvino_shape``, or
-            ``openvino_shape`` without ``backend='openvino'``.
+        ValueError: An unknown ``backend``/``openvino_shape``; an OpenVINO
+            option (``openvino_shape``, ``int8``, ``calib_images``,
+            ``openvino_model``, ``openvino_threads``) without
+            ``backend='openvino'``; ``calib_images`` without ``int8``;
+            ``int8`` with ``openvino_model``; ``openvino_shape='per-input'``
+            with either; an ``openvino_model`` that is not an existing
+            ``.xml`` file.
         RuntimeError: A swapped model with ``cfg.launcher`` other than
             ``'none'``.
     """
@@ -73,17 +105,19 @@ def prepare_test_backend(cfg: Config,
     check_choice('deploy_backend', backend, TEST_BACKENDS)
     if openvino_shape is not None:
         check_choice('openvino_shape', openvino_shape, OPENVINO_SHAPES)
-        if backend != 'openvino':
-            raise ValueError('--openvino-shape applies to --deploy-backend '
-                             f'openvino only; got --deploy-backend {backend}')
+    _check_openvino_options(backend, openvino_shape, int8, calib_images,
+                            openvino_model, openvino_threads)
     split = backend in SPLIT_BACKENDS
     swap = split or is_deploy_checkpoint(checkpoint)
     launcher = cfg.get('launcher', 'none')
     if swap and launcher != 'none':
         what = (f'--deploy-backend {backend}' if split else
                 'a deploy checkpoint')
+        what += ' --int8' if int8 else ''
+        what += ' --openvino-model' if openvino_model else ''
         raise RuntimeError(f'{what} is tested in one process on CPU; '
-                           f'got --launcher {launcher}')
+                           f'got --launcher {launcher} (allowed: --launcher '
+                           'none)')
     # a deploy checkpoint holds packed weights: the model is rebuilt from
     # it, not loaded into the config's training model
     cfg.load_from = None if swap else checkpoint
@@ -92,12 +126,19 @@ def prepare_test_backend(cfg: Config,
     if backend == 'openvino':
 
         def swap_model() -> nn.Module:
-            import os.path as osp
-
             from .openvino import OpenVINODetector
+            work_dir = osp.join(cfg.work_dir, 'openvino')
+            if int8:
+                return OpenVINODetector.from_checkpoint_int8(
+                    cfg, checkpoint, work_dir, calib_images,
+                    threads=openvino_threads)
+            if openvino_model is not None:
+                return OpenVINODetector.from_openvino_model(
+                    cfg, checkpoint, openvino_model, work_dir,
+                    threads=openvino_threads)
             return OpenVINODetector.from_checkpoint(
-                cfg, checkpoint, osp.join(cfg.work_dir, 'openvino'),
-                per_shape=openvino_shape != 'fixed')
+                cfg, checkpoint, work_dir, threads=openvino_threads,
+                per_shape=openvino_shape != STATIC_SHAPE)
     elif backend == 'float64':
 
         def swap_model() -> nn.Module:
@@ -114,3 +155,43 @@ def prepare_test_backend(cfg: Config,
                                      backend=backend)
 
     return swap_model
+
+
+def _check_openvino_options(backend: str, openvino_shape: Optional[str],
+                            int8: bool, calib_images: Optional[int],
+                            openvino_model: Optional[str],
+                            openvino_threads: Optional[int]) -> None:
+    """Refuse OpenVINO options that do not apply (each named with its
+    allowed values)."""
+    given = [flag for flag, value in (
+        ('--openvino-shape', openvino_shape is not None),
+        ('--int8', int8), ('--calib-images', calib_images is not None),
+        ('--openvino-model', openvino_model is not None),
+        ('--openvino-threads', openvino_threads is not None)) if value]
+    if given and backend != 'openvino':
+        raise ValueError(f'{", ".join(given)} applies to --deploy-backend '
+                         f'openvino only; got --deploy-backend {backend}')
+    if calib_images is not None:
+        if not int8:
+            raise ValueError('--calib-images applies to --int8 only')
+        if calib_images < 1:
+            raise ValueError(f'--calib-images {calib_images}: must be >= 1')
+    if openvino_threads is not None and openvino_threads < 1:
+        raise ValueError(f'--openvino-threads {openvino_threads}: must be '
+                         '>= 1')
+    static = '--int8' if int8 else '--openvino-model' if openvino_model \
+        else None
+    if int8 and openvino_model is not None:
+        raise ValueError('--int8 quantizes a fresh export; --openvino-model '
+                         'runs a prebuilt IR (an INT8 one is already '
+                         'quantized): give one of them')
+    if static and openvino_shape not in (None, STATIC_SHAPE):
+        raise ValueError(
+            f'{static} runs one network at a static input shape: '
+            f'--openvino-shape {openvino_shape} is not allowed (allowed: '
+            f'{STATIC_SHAPE}, the default with {static})')
+    if openvino_model is not None and (
+            not openvino_model.endswith('.xml')
+            or not osp.isfile(openvino_model)):
+        raise ValueError(f'--openvino-model {openvino_model}: must be an '
+                         'existing OpenVINO IR .xml file (with its .bin)')

@@ -36,16 +36,25 @@ from .openvino_graph import (FLOAT_CONV_TYPES, FLT_LOWEST, JIT_UR_W,
 
 __all__ = [
     'BINARY_CHANNEL_MULTIPLE', 'BINARY_CONV_OP', 'EXPORT_INFO_KEY',
-    'FLOAT_CONV_TYPES', 'FLT_LOWEST', 'JIT_UR_W', 'ONNX_DOMAIN',
-    'ONNX_DOMAIN_VERSION', 'ONNX_OPSET', 'DetectorTensorPart',
+    'FLOAT_CONV_TYPES', 'FLT_LOWEST', 'INT8_MODEL_NAME', 'JIT_UR_W',
+    'ONNX_DOMAIN', 'ONNX_DOMAIN_VERSION', 'ONNX_OPSET', 'DetectorTensorPart',
     'Float64NetworkDetector', 'FloatConvOnSigns', 'NetworkSplitDetector',
     'OnnxBinaryConv', 'OnnxRPReLU', 'OpenVINODetector', 'build_binary_conv',
     'check_bit_order', 'compile_model', 'export_onnx',
-    'jit_supports_padding', 'load_detector', 'onnx_to_openvino',
-    'output_names', 'padded_tap_sums', 'prepare_for_export',
-    'read_export_info', 'runtime_conv_report', 'save_openvino',
-    'split_outputs', 'static_input_shape', 'threshold_below'
+    'jit_supports_padding', 'load_detector', 'network_mismatches',
+    'onnx_to_openvino', 'output_names', 'padded_tap_sums',
+    'prepare_for_export', 'read_export_info', 'runtime_conv_report',
+    'save_openvino', 'split_outputs', 'static_input_shape',
+    'threshold_below'
 ]
+
+
+#: the IR :meth:`OpenVINODetector.from_checkpoint_int8` writes in its work
+#: dir
+INT8_MODEL_NAME = 'detector_int8.xml'
+#: export info keys :func:`network_mismatches` compares
+_INTERFACE_KEYS = ('layout', 'output_names', 'binary', 'binary_convs',
+                   'binary_nodes')
 
 
 class OpenVINODetector(NetworkSplitDetector):
@@ -166,6 +175,94 @@ class OpenVINODetector(NetworkSplitDetector):
         return cls.from_detector(detector, tuple(shape), work_dir, threads,
                                  per_shape=per_shape)
 
+    @classmethod
+    def from_checkpoint_int8(cls, cfg, checkpoint: str, work_dir: str,
+                             calib_images: Optional[int] = None,
+                             shape: Optional[Tuple[int, int]] = None,
+                             threads: Optional[int] = None,
+                             force: bool = False) -> 'OpenVINODetector':
+        """Load a trained (or unfused deploy) checkpoint of ``cfg``, export
+        its network, quantize it to INT8 as ``tools/deploy/export_onnx.py
+        --int8`` does (:func:`~mmbnn.deploy.int8.export_int8`, calibrated
+        on ``calib_images`` images of ``cfg``'s test or val dataset) and
+        wrap it. The IR is written to ``work_dir/detector_int8.xml``.
+
+        The network has one static input (``shape``): images are padded
+        to it; an image that does not fit is an error.
+
+        Args:
+            cfg (Config | str): The training config (a distillation config
+                gives its student).
+            checkpoint (str): Training checkpoint or unfused deploy
+                checkpoint.
+            work_dir (str): Where the ONNX file and the INT8 IR go.
+            calib_images (int, optional): Calibration images; defaults to
+                :data:`~mmbnn.deploy.int8.DEFAULT_CALIB_IMAGES`.
+            shape (tuple, optional): Static input ``(H, W)``; defaults to
+                :func:`static_input_shape` of ``cfg``.
+            threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
+            force (bool): Convert an unfinished StoMPP model anyway.
+        """
+        from .int8 import DEFAULT_CALIB_IMAGES, export_int8
+        cfg = load_student_config(cfg)
+        detector = load_detector(cfg, checkpoint, force=force)
+        if shape is None:
+            shape = static_input_shape(cfg)
+        os.makedirs(work_dir, exist_ok=True)
+        xml_path = osp.join(work_dir, INT8_MODEL_NAME)
+        export_int8(detector, cfg, osp.join(work_dir, 'detector_int8.onnx'),
+                    xml_path, tuple(shape),
+                    calib_images or DEFAULT_CALIB_IMAGES)
+        return cls(detector, xml_path, threads)
+
+    @classmethod
+    def from_openvino_model(cls, cfg, checkpoint: str, model_path: str,
+                            work_dir: str, threads: Optional[int] = None,
+                            force: bool = False) -> 'OpenVINODetector':
+        """Wrap a prebuilt OpenVINO IR (float or INT8, written by
+        ``tools/deploy/export_onnx.py --openvino``) of ``cfg``'s network,
+        the rest of the detector loaded from ``checkpoint``.
+
+        The IR's interface is checked against this config's own export at
+        the IR's input shape (``work_dir/reference_HxW.onnx``):
+        :func:`network_mismatches`. The weights are the IR's.
+
+        Args:
+            cfg (Config | str): The training config.
+            checkpoint (str): The checkpoint the IR was exported from.
+            model_path (str): The IR's ``.xml`` file.
+            work_dir (str): Where the reference export is written.
+            threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
+            force (bool): Convert an unfinished StoMPP model anyway.
+
+        Raises:
+            ValueError: If the IR carries no export info, or its inputs /
+                outputs / export info differ from the config's export (each
+                difference is named).
+        """
+        import openvino as ov
+        cfg = load_student_config(cfg)
+        detector = load_detector(cfg, checkpoint, force=force)
+        model = ov.Core().read_model(model_path)
+        info = read_export_info(model)
+        shape = tuple(info.get('input_shape', [0, 0, 0, 0])[2:])
+        if len(model.inputs) == 1 and model.input(0).get_partial_shape(
+        ).is_static:
+            shape = tuple(model.input(0).get_shape())[2:]
+        os.makedirs(work_dir, exist_ok=True)
+        reference = osp.join(work_dir,
+                             f'reference_{shape[0]}x{shape[1]}.onnx')
+        expected = export_onnx(detector, reference, shape,
+                               binary=info.get('binary', True))
+        mismatches = network_mismatches(model, info,
+                                        onnx_to_openvino(reference),
+                                        expected)
+        if mismatches:
+            raise ValueError(
+                f'--openvino-model {model_path} is not an export of this '
+                f'config ({checkpoint}): ' + '; '.join(mismatches))
+        return cls(detector, model, threads, info=info)
+
     def run_network(self, batch_inputs: Tensor) -> List[Tensor]:
         outputs = []
         for image in batch_inputs.float().cpu():
@@ -219,3 +316,53 @@ class _CompiledNetwork(nn.Module):
         results = self.request.infer([image.numpy()])
         return [torch.from_numpy(results[out].copy())
                 for out in self.compiled.outputs]
+
+
+def _port_shape(port) -> str:
+    return str(port.get_partial_shape())
+
+
+def network_mismatches(model, info: Dict, reference,
+                       expected: Dict) -> List[str]:
+    """How an OpenVINO ``model`` (with export ``info``) differs from the
+    ``reference`` export of a config (with export info ``expected``), as
+    the network :class:`OpenVINODetector` runs.
+
+    Compared: the inputs (count, shapes), the outputs (count, order of
+    names, shapes), and the export info's ``layout``, ``output_names``,
+    ``binary``, ``binary_convs`` and ``binary_nodes`` (the binarized
+    modules).
+
+    Returns:
+        list[str]: One line per difference, empty when they match.
+    """
+    found = []
+    if len(model.inputs) != len(reference.inputs):
+        found.append(f'{len(model.inputs)} inputs, expected '
+                     f'{len(reference.inputs)}')
+    else:
+        for index, (got, want) in enumerate(zip(model.inputs,
+                                                reference.inputs)):
+            if _port_shape(got) != _port_shape(want):
+                found.append(f'input {index} has shape {_port_shape(got)}, '
+                             f'expected {_port_shape(want)}')
+    if len(model.outputs) != len(reference.outputs):
+        found.append(f'{len(model.outputs)} outputs, expected '
+                     f'{len(reference.outputs)} '
+                     f'({", ".join(expected["output_names"])})')
+    else:
+        for index, (got, want) in enumerate(zip(model.outputs,
+                                                reference.outputs)):
+            name = want.get_any_name()
+            if name not in got.get_names():
+                found.append(f'output {index} is '
+                             f'{sorted(got.get_names()) or "unnamed"}, '
+                             f'expected {name!r}')
+            elif _port_shape(got) != _port_shape(want):
+                found.append(f'output {name} has shape {_port_shape(got)}, '
+                             f'expected {_port_shape(want)}')
+    for key in _INTERFACE_KEYS:
+        if info.get(key) != expected.get(key):
+            found.append(f'export info {key} is {info.get(key)!r}, '
+                         f'expected {expected.get(key)!r}')
+    return found
