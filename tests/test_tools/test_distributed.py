@@ -36,9 +36,13 @@ CONFIGS = {
 # 8 train images, 2 ranks, 1 image per rank and step: 4 iterations.
 # StoMPP: the schedule ends at iteration 5 of 4, so at the last step
 # (iteration 3) the first layers are binary, one is partly frozen and the
-# last ones are still continuous.
+# last ones are still continuous (from iteration 0: the 4 iterations end
+# inside the demo's warm-up).
 EXTRA_OPTIONS = {
-    'stompp': ['custom_hooks.0.by_epoch=False', 'custom_hooks.0.end=5'],
+    'stompp': [
+        'custom_hooks.0.by_epoch=False', 'custom_hooks.0.end=5',
+        'custom_hooks.0.after_warmup=False'
+    ],
 }
 NUM_ITERS = 4
 # Buffers each rank updates from its own batch: BatchNorm statistics (no
