@@ -176,20 +176,18 @@ class BinaryConv(nn.Conv2d):
         (``'normalized'``: per output channel, no gradient through the
         normaliser, so its continuous entries ``clip(W / mean|W|)`` live on
         the same scale as its binary ones; Kaiming-initialised weights are
-        ~30x smaller than +-1), then the scale applies.
+        ~30x smaller than +-1), then the scale (if any) applies.
         """
         if not self.binarize_weight:
             return self.weight
         if self.progressive is not None:
-            if self.weight_scaling == 'none':
-                return self.progressive.binarize_weight(self.weight)
-            if self.progressive.weight_input == 'latent':
-                return self.progressive.binarize_weight(
-                    self.weight) * self.weight_scale()
-            norm = self._mean_abs_weight().detach().clamp_min(1e-12)
-            weight = self.progressive.binarize_weight(self.weight / norm)
-            return weight * self.weight_scale()
-        weight = sign_with_surrogate(self.weight, self.weight_surrogate)
+            weight = self.weight
+            if self.progressive.weight_input == 'normalized':
+                norm = self._mean_abs_weight().detach().clamp_min(1e-12)
+                weight = weight / norm
+            weight = self.progressive.binarize_weight(weight)
+        else:
+            weight = sign_with_surrogate(self.weight, self.weight_surrogate)
         scale = self.weight_scale()
         return weight if scale is None else weight * scale
 

@@ -114,6 +114,31 @@ def test_p_one_is_exactly_the_hard_binary_network(training):
     assert torch.equal(conv(x), plain(x))
 
 
+@pytest.mark.parametrize('scaling', ['none', 'mean_abs'])
+@pytest.mark.parametrize('weight_input', ['latent', 'normalized'])
+def test_weight_input_sets_what_the_rule_acts_on(scaling, weight_input):
+    """Continuous phase (p = 0): the forward weight is clip(W) or
+    clip(W / mean|W|), times the scale, with or without a weight scale."""
+    torch.manual_seed(0)
+    conv = BinaryConv(8, 8, 3, padding=1, weight_scaling=scaling,
+                      progressive=dict(type='StoMPP',
+                                       weight_input=weight_input))
+    conv.progressive.set_state(0, 0.0, 0.0, seed=0, layer_index=0)
+    w = conv.weight.detach()
+    mean_abs = w.abs().mean(dim=(1, 2, 3), keepdim=True)
+    expected = (w / mean_abs if weight_input == 'normalized' else w).clamp(
+        -1, 1)
+    if scaling == 'mean_abs':
+        expected = expected * mean_abs
+    assert torch.allclose(conv.binary_weight(), expected, atol=1e-6)
+    # p = 1: sign either way
+    conv.progressive.set_state(1, 1.0, 1.0, seed=0, layer_index=0)
+    signs = torch.where(w >= 0, 1.0, -1.0)
+    assert torch.allclose(
+        conv.binary_weight(),
+        signs * mean_abs if scaling == 'mean_abs' else signs)
+
+
 def test_eval_is_deterministic_expectation():
     conv = _conv()
     m = conv.progressive
