@@ -9,11 +9,19 @@ alike (or, with ``order='blocked'``, all calls of one variant, then the
 next). Stage times are measured in the same calls by timing the stage
 methods of the model (see :data:`STAGES`); ``other`` is the rest of
 ``predict`` (anchors, RoI bookkeeping, rescaling).
+
+With OpenVINO networks, :func:`profile_network` reads the CPU plugin's
+per-layer performance counters on a separate, profiling-enabled compilation
+(:func:`openvino_variants` with ``profile=True``), so the timed calls run
+without profiling; :func:`format_profiles` prints them per
+:data:`PROFILE_CATEGORIES`.
 """
 import statistics
 import time
+from collections import defaultdict
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
@@ -198,7 +206,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                       with_float_binary: bool = False,
                       flush_denormals: bool = True,
                       fast_roi_align: bool = False,
-                      int8: bool = False
+                      int8: bool = False,
+                      profile: bool = False
                       ) -> Dict[str, Tuple[nn.Module, dict]]:
     """The detectors with their networks on OpenVINO's CPU plugin
     (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
@@ -221,6 +230,11 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         int8 (bool): Also both networks with their real-valued convs in
             INT8 (:func:`~mmbnn.deploy.int8.quantize_int8`, calibrated on
             the timed batch: the latency does not depend on the ranges).
+            Defaults to False.
+        profile (bool): Also compile each network a second time with
+            OpenVINO's performance counters on (``PERF_COUNT``), as the
+            detector's ``profiled_network`` (for :func:`profile_variants`);
+            the detector itself runs the compilation without them.
             Defaults to False.
 
     Returns:
@@ -261,8 +275,280 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         detector = ovd.OpenVINODetector(copy.deepcopy(model), compiled,
                                         info=info)
         detector.precision_report = runtime_precision_report(compiled)
+        if profile:
+            detector.profiled_network = ovd.compile_model(
+                network, threads, **config, **{PERF_COUNT_KEY: True})
         if fast_roi_align and hasattr(detector, 'roi_head'):
             from ..deploy.fusion import replace_real_ops
             replace_real_ops(detector.roi_head)
         variants[name] = (detector, batch)
     return variants
+
+
+#: the CPU property that turns on OpenVINO's per-layer performance counters
+#: (``openvino.properties.enable_profiling()``)
+PERF_COUNT_KEY = 'PERF_COUNT'
+#: :func:`layer_category` values, in report order
+PROFILE_CATEGORIES = ('BinaryConvolution', 'INT8 conv/FC', 'FP32 conv/FC',
+                      'binarization', '8-bit quantize/dequantize', 'reorder',
+                      'eltwise/other')
+#: runtime precisions of the CPU plugin's 8-bit layers
+INT8_PRECISIONS = ('i8', 'u8')
+
+
+def check_profile_backend(profile: bool, backend: str) -> None:
+    """Refuse ``--profile`` with a backend that has no performance counters.
+
+    Args:
+        profile (bool): Whether ``--profile`` was given.
+        backend (str): The ``--backend`` value.
+
+    Raises:
+        ValueError: For ``profile`` with a backend other than
+            ``'openvino'``.
+    """
+    if profile and backend != 'openvino':
+        raise ValueError(
+            f'--profile needs --backend openvino (got --backend {backend}; '
+            "allowed values: 'torch', 'openvino'): it reads OpenVINO's "
+            'per-layer performance counters')
+
+
+def layer_category(layer_type: str, precision: str,
+                   output_precisions: Sequence[str]) -> str:
+    """The :data:`PROFILE_CATEGORIES` entry of a layer of the CPU plugin's
+    execution graph.
+
+    Args:
+        layer_type (str): The layer's type (the profiling info's
+            ``node_type``, the runtime model's ``layerType``), e.g.
+            ``'BinaryConvolution'``, ``'Convolution'``, ``'FakeQuantize'``,
+            ``'Subgraph'`` (fused element-wise ops), ``'Reorder'``.
+        precision (str): Its runtime precision (lower case, e.g. ``'f32'``,
+            ``'u8'``, ``'i8'``).
+        output_precisions (Sequence[str]): The precisions it writes.
+
+    Returns:
+        str: ``'BinaryConvolution'``; ``'INT8 conv/FC'`` / ``'FP32
+        conv/FC'`` for the other conv / FC layers
+        (:data:`~mmbnn.deploy.int8.RUNTIME_LAYER_TYPES`) by runtime
+        precision; ``'reorder'`` (layout / precision conversions,
+        ``Reorder``); ``'binarization'`` for a layer writing 1-bit (``u1``)
+        values, the binarize-and-pack step (a 2-level ``FakeQuantize``);
+        ``'8-bit quantize/dequantize'`` for any other ``FakeQuantize`` and
+        a layer that turns float values into 8-bit ones or back (NNCF's
+        8-bit quantizers, which the plugin fuses into ``Subgraph`` layers);
+        else ``'eltwise/other'``.
+    """
+    from ..deploy.int8 import RUNTIME_LAYER_TYPES
+    if layer_type == 'BinaryConvolution':
+        return 'BinaryConvolution'
+    if layer_type in RUNTIME_LAYER_TYPES:
+        return 'INT8 conv/FC' if precision in INT8_PRECISIONS else \
+            'FP32 conv/FC'
+    if layer_type == 'Reorder':
+        return 'reorder'
+    if 'u1' in output_precisions:
+        return 'binarization'
+    eight_bit_out = any(p in INT8_PRECISIONS for p in output_precisions)
+    if layer_type == 'FakeQuantize' or \
+            eight_bit_out != (precision in INT8_PRECISIONS):
+        return '8-bit quantize/dequantize'
+    return 'eltwise/other'
+
+
+def _parts(compiled, request) -> Iterator[Tuple[object, object]]:
+    """``(compiled model, infer request)`` of each separately compiled part
+    of ``compiled`` (every segment of a
+    :class:`~mmbnn.deploy.int8.SegmentedCompiledModel`)."""
+    from ..deploy.int8 import SegmentedCompiledModel
+    if isinstance(compiled, SegmentedCompiledModel):
+        return zip((part for part, _ in compiled.segments), request.requests)
+    return iter([(compiled, request)])
+
+
+def _runtime_layers(compiled) -> Dict[str, dict]:
+    """Name -> runtime precision, output precisions and output shape of
+    each layer of a compiled model's execution graph."""
+    layers = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        shape = op.get_output_partial_shape(0) if op.get_output_size() \
+            else None
+        layers[op.get_friendly_name()] = dict(
+            precision=info['runtimePrecision'].astype(str).lower(),
+            outputs=info['outputPrecisions'].astype(str).lower().split(','),
+            shape=[d.get_length() for d in shape]
+            if shape is not None and shape.is_static else None)
+    return layers
+
+
+def profile_network(compiled, inputs: Sequence[np.ndarray], runs: int = 5,
+                    warmup: int = 1) -> dict:
+    """Per-layer times of a network compiled with performance counters on.
+
+    Runs ``warmup`` + ``runs`` inferences and reads
+    ``request.get_profiling_info()`` after each timed one (of every
+    segment's request for a
+    :class:`~mmbnn.deploy.int8.SegmentedCompiledModel`); a layer's time is
+    the median of its ``real_time`` over the ``runs``. Only executed layers
+    are kept (the plugin also lists the ops it fused into others, with no
+    time).
+
+    Args:
+        compiled: ``openvino.CompiledModel`` or
+            :class:`~mmbnn.deploy.int8.SegmentedCompiledModel`, compiled
+            with ``PERF_COUNT`` (:data:`PERF_COUNT_KEY`).
+        inputs (Sequence[np.ndarray]): The network inputs.
+        runs (int): Profiled inferences. Defaults to 5.
+        warmup (int): Inferences before them. Defaults to 1.
+
+    Returns:
+        dict: ``runs``; ``layers``: per executed layer ``name``, ``type``
+        (the layer type), ``exec_type`` (primitive and precision),
+        ``precision`` (runtime precision), ``category``
+        (:func:`layer_category`), ``shape`` (output shape, None if not
+        static) and ``ms`` (median), in execution order; ``total_ms``: the
+        sum of the layers' times; ``categories``: per
+        :data:`PROFILE_CATEGORIES` entry ``layers`` and ``ms`` (summed over
+        its layers; the categories sum to ``total_ms``).
+
+    Raises:
+        ValueError: For ``runs`` < 1 or ``warmup`` < 0.
+    """
+    if runs < 1 or warmup < 0:
+        raise ValueError(f'runs={runs} must be >= 1 and warmup={warmup} '
+                         '>= 0')
+    request = compiled.create_infer_request()
+    parts = list(_parts(compiled, request))
+    runtime = [_runtime_layers(part) for part, _ in parts]
+    times: Dict[Tuple[int, str], List[float]] = defaultdict(list)
+    meta: Dict[Tuple[int, str], Tuple[str, str]] = {}
+    for index in range(warmup + runs):
+        request.infer([np.ascontiguousarray(x) for x in inputs])
+        if index < warmup:
+            continue
+        for part, (_, part_request) in enumerate(parts):
+            for item in part_request.get_profiling_info():
+                if item.status != item.Status.EXECUTED:
+                    continue
+                key = (part, item.node_name)
+                times[key].append(item.real_time.total_seconds() * 1e3)
+                meta[key] = (item.node_type, item.exec_type)
+    layers = []
+    for (part, name), values in times.items():
+        layer_type, exec_type = meta[part, name]
+        known = runtime[part].get(name)
+        if known is None:  # not in the execution graph: from its exec type
+            suffix = exec_type.rsplit('_', 1)[-1].lower()
+            known = dict(precision=suffix, outputs=[suffix], shape=None)
+        values = values + [0.0] * (runs - len(values))
+        layers.append(dict(
+            name=name, type=layer_type, exec_type=exec_type,
+            precision=known['precision'],
+            category=layer_category(layer_type, known['precision'],
+                                    known['outputs']),
+            shape=known['shape'], ms=statistics.median(values)))
+    categories = {c: dict(layers=0, ms=0.0) for c in PROFILE_CATEGORIES}
+    for layer in layers:
+        categories[layer['category']]['layers'] += 1
+        categories[layer['category']]['ms'] += layer['ms']
+    return dict(runs=runs, layers=layers,
+                total_ms=sum(layer['ms'] for layer in layers),
+                categories=categories)
+
+
+def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
+                     runs: int = 5) -> Dict[str, dict]:
+    """:func:`profile_network` of every variant of
+    :func:`openvino_variants` (``profile=True``) that has a
+    ``profiled_network``, on the first image of its batch.
+
+    Returns:
+        dict: ``{variant name: profile}``, each also with
+        ``binary_by_resolution`` (:func:`binary_by_resolution`).
+    """
+    profiles = {}
+    for name, (model, data) in variants.items():
+        compiled = getattr(model, 'profiled_network', None)
+        if compiled is None:
+            continue
+        image = data['inputs'][:1].float().cpu().numpy()
+        profile = profile_network(compiled, [image], runs)
+        profile['binary_by_resolution'] = binary_by_resolution(profile)
+        profiles[name] = profile
+    return profiles
+
+
+def binary_by_resolution(profile: dict) -> List[dict]:
+    """The ``BinaryConvolution`` layers of a :func:`profile_network`
+    profile grouped by output spatial size.
+
+    Returns:
+        list[dict]: Per output size (largest first): ``resolution``
+        (``'HxW'``, ``'unknown'`` without a static shape), ``layers``,
+        ``ms`` and ``share`` (of all BinaryConvolution time, 0 when that
+        is 0).
+    """
+    groups: Dict[str, dict] = {}
+    for layer in profile['layers']:
+        if layer['category'] != 'BinaryConvolution':
+            continue
+        shape = layer['shape']
+        key = f'{shape[-2]}x{shape[-1]}' if shape and len(shape) == 4 \
+            else 'unknown'
+        group = groups.setdefault(key, dict(resolution=key, layers=0,
+                                            ms=0.0, pixels=0))
+        group['layers'] += 1
+        group['ms'] += layer['ms']
+        group['pixels'] = shape[-2] * shape[-1] if key != 'unknown' else 0
+    total = sum(g['ms'] for g in groups.values())
+    rows = sorted(groups.values(), key=lambda g: -g['pixels'])
+    for row in rows:
+        del row['pixels']
+        row['share'] = row['ms'] / total if total > 0 else 0.0
+    return rows
+
+
+def format_profiles(profiles: Dict[str, dict], top: int = 10) -> str:
+    """Markdown tables of :func:`profile_variants`: time and layer count per
+    category for every variant, each variant's ``top`` slowest layers, and
+    its BinaryConvolution time per output resolution."""
+    names = list(profiles)
+    lines = [
+        '| category | ' + ' | '.join(f'{n} ms (layers)' for n in names) +
+        ' |', '|---|' + '---:|' * len(names)
+    ]
+    for category in PROFILE_CATEGORIES:
+        cells = [profiles[n]['categories'][category] for n in names]
+        lines.append(f'| {category} | ' + ' | '.join(
+            f"{c['ms']:.2f} ({c['layers']})" for c in cells) + ' |')
+    lines.append('| total | ' + ' | '.join(
+        f"{profiles[n]['total_ms']:.2f} ({len(profiles[n]['layers'])})"
+        for n in names) + ' |')
+    for name in names:
+        profile = profiles[name]
+        slowest = sorted(profile['layers'],
+                         key=lambda layer: -layer['ms'])[:top]
+        lines += [
+            '', f'{name}: top {len(slowest)} layers (median of '
+            f"{profile['runs']} profiled inferences)", '',
+            '| layer | type | exec type | precision | output | ms |',
+            '|---|---|---|---|---|---:|'
+        ]
+        for layer in slowest:
+            shape = 'x'.join(map(str, layer['shape'])) if layer['shape'] \
+                else '-'
+            lines.append(
+                f"| {layer['name']} | {layer['type']} | "
+                f"{layer['exec_type']} | {layer['precision']} | {shape} | "
+                f"{layer['ms']:.3f} |")
+        groups = profile.get('binary_by_resolution') or []
+        if groups:
+            lines += ['', f'{name}: BinaryConvolution time per output '
+                      'resolution', '',
+                      '| output HxW | layers | ms | share |',
+                      '|---|---:|---:|---:|']
+            lines += [f"| {g['resolution']} | {g['layers']} | "
+                      f"{g['ms']:.3f} | {g['share']:.0%} |" for g in groups]
+    return '\n'.join(lines)

@@ -27,6 +27,14 @@ timed image), so FP32, INT8, binary and binary+INT8 come side by side, and
 prints how many conv / FC layers of each compiled network the CPU plugin
 runs as BinaryConvolution, in INT8 and in FP32 (its execution graph).
 
+With ``--backend openvino --profile`` each OpenVINO network is compiled a
+second time with the CPU plugin's performance counters on and run
+``--profile-runs`` more times after the timed rounds (which run on the
+compilation without counters); the report adds, per network, the time of
+its layers per category (BinaryConvolution, INT8 / FP32 conv and FC,
+binarizations, 8-bit quantize / dequantize, reorders, the rest), the
+slowest layers and the BinaryConvolution time per output resolution.
+
 With ``--backend openvino`` both detectors run their networks (backbone,
 neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
 with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
@@ -48,8 +56,11 @@ from mmengine.runner import load_checkpoint
 
 from mmbnn.analysis.benchmark_binary_conv import CALL_ORDERS, cpu_name
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
-                                               format_rows, openvino_variants,
-                                               prepare_batch)
+                                               check_profile_backend,
+                                               format_profiles, format_rows,
+                                               openvino_variants,
+                                               prepare_batch,
+                                               profile_variants)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.fusion import replace_real_ops
 from mmbnn.deploy.loading import build_detector, load_config
@@ -98,6 +109,20 @@ def parse_args() -> argparse.Namespace:
         'with their real-valued convs in INT8 (NNCF post-training '
         'quantization)')
     parser.add_argument(
+        '--profile', action='store_true',
+        help='with --backend openvino: also OpenVINO\'s per-layer '
+        'performance counters of every OpenVINO network, as time per layer '
+        'category (BinaryConvolution, INT8 / FP32 conv/FC, binarization, '
+        '8-bit quantize/dequantize, reorder, eltwise/other), the 10 slowest '
+        'layers and the BinaryConvolution time per output resolution. '
+        'Profiling may slow inference, so it runs on a second compilation '
+        'with the counters on, in --profile-runs extra inferences after the '
+        'timed rounds; the timed rows are collected without it')
+    parser.add_argument(
+        '--profile-runs', type=int, default=5,
+        help='with --profile: profiled inferences per network (after one '
+        'untimed one); layer times are their medians (default 5)')
+    parser.add_argument(
         '--fast-roi-align', action='store_true',
         help='with --backend openvino: the OpenVINO rows\' RoIAlign (run in '
         'PyTorch) on mmbnn\'s equal-valued kernel, which the mmbnn kernel '
@@ -139,6 +164,7 @@ def main() -> None:
                          '--with-fast-fp adds an FP32 row with it)')
     if args.int8 and args.backend != 'openvino':
         raise SystemExit('--int8 applies to --backend openvino')
+    check_profile_backend(args.profile, args.backend)
     if args.fast_roi_align and not xnor.is_available():
         raise SystemExit('--fast-roi-align needs the built kernel: '
                          f'{xnor.import_error()}')
@@ -148,6 +174,7 @@ def main() -> None:
     for flag, value, least in (('--batch', args.batch, 1),
                                ('--repeats', args.repeats, 1),
                                ('--warmup', args.warmup, 0),
+                               ('--profile-runs', args.profile_runs, 1),
                                ('--threads', args.threads or 1, 1)):
         if value < least:
             raise SystemExit(f'{flag}={value} must be >= {least}')
@@ -202,6 +229,14 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
         print(f'note: "{KERNEL_ROW}" ran in the OpenVINO process, which '
               'slows PyTorch and the kernel about 2x; time it alone with '
               '--backend torch')
+    if args.profile:
+        profiles = profile_variants(variants, args.profile_runs)
+        meta = dict(meta, profiles=profiles)
+        print(f'\nOpenVINO performance counters per network (separate '
+              f'profiling-enabled compilations, {args.profile_runs} '
+              'inferences after the timed rounds, medians per layer; '
+              'network only, first image of the batch):\n')
+        print(format_profiles(profiles))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, fp_config=args.fp_config,
@@ -243,7 +278,8 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
             args.with_float_binary, flush_denormals=flushed,
-            fast_roi_align=args.fast_roi_align, int8=args.int8)
+            fast_roi_align=args.fast_roi_align, int8=args.int8,
+            profile=args.profile)
     if xnor.is_available() and not args.no_fuse:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(
