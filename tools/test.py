@@ -6,7 +6,8 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
         [--deploy-backend {auto,kernel,reference,openvino,float64}]
         [--openvino-shape {per-input,fixed}]
-        [--int8 [--calib-images N] | --openvino-model MODEL.xml]
+        [--int8 [--calib-images N] [--int8-scope S] |
+         --openvino-model MODEL.xml]
         [--openvino-threads N]
 
 CHECKPOINT may be a deploy checkpoint of ``tools/deploy/export.py``: the
@@ -28,6 +29,7 @@ from mmengine.config import DictAction
 
 from mmbnn.apis import build_runner
 from mmbnn.deploy.backends import OPENVINO_SHAPES, TEST_BACKENDS
+from mmbnn.deploy.int8 import INT8_SCOPES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,6 +93,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='with --int8: calibration images from the config\'s test (or '
         'val) dataset (default 300)')
     parser.add_argument(
+        '--int8-scope', default=None, choices=INT8_SCOPES,
+        help='with --int8: which real-valued convs and FCs are quantized: '
+        "'after_binary' (default) those with no binarized layer downstream "
+        '(the layers after the binary trunk; stem and shortcut convs that '
+        "feed it stay float32, fewer INT8 / 1-bit segments), 'all' every "
+        'one; the same on a network without binarized layers')
+    parser.add_argument(
         '--openvino-model', default=None, metavar='XML',
         help='with --deploy-backend openvino: evaluate this prebuilt '
         'OpenVINO IR (float or INT8) of tools/deploy/export_onnx.py '
@@ -116,7 +125,8 @@ def main(argv=None) -> None:
         show_dir=args.show_dir, wait_time=args.wait_time, tta=args.tta,
         deploy_backend=args.deploy_backend,
         openvino_shape=args.openvino_shape, int8=args.int8,
-        calib_images=args.calib_images, openvino_model=args.openvino_model,
+        calib_images=args.calib_images, int8_scope=args.int8_scope,
+        openvino_model=args.openvino_model,
         openvino_threads=args.openvino_threads)
     runner.test()
 

@@ -207,7 +207,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                       flush_denormals: bool = True,
                       fast_roi_align: bool = False,
                       int8: bool = False,
-                      profile: bool = False
+                      profile: bool = False,
+                      int8_scope: Optional[str] = None
                       ) -> Dict[str, Tuple[nn.Module, dict]]:
     """The detectors with their networks on OpenVINO's CPU plugin
     (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
@@ -236,6 +237,10 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
             detector's ``profiled_network`` (for :func:`profile_variants`);
             the detector itself runs the compilation without them.
             Defaults to False.
+        int8_scope (str, optional): With ``int8``: which real convs / FCs
+            are quantized (``scope`` of :func:`~mmbnn.deploy.int8.
+            quantize_int8`; the same on the FP32 network). Defaults to
+            :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`.
 
     Returns:
         dict: ``{'FP32 (OpenVINO)': ..., ['INT8 (OpenVINO)': ...,]
@@ -249,7 +254,9 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
 
     from ..deploy import convert_to_deploy
     from ..deploy import openvino as ovd
-    from ..deploy.int8 import quantize_int8, runtime_precision_report
+    from ..deploy.int8 import (DEFAULT_INT8_SCOPE, check_int8_scope,
+                               quantize_int8, runtime_precision_report)
+    scope = check_int8_scope(int8_scope or DEFAULT_INT8_SCOPE, 'int8_scope')
     config = dict(CPU_DENORMALS_OPTIMIZATION=bool(flush_denormals))
     deploy = convert_to_deploy(binary_model, backend='reference')
     specs = [('FP32 (OpenVINO)', fp_model, fp_data, True, False)]
@@ -269,7 +276,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         network = ovd.onnx_to_openvino(path)
         if quantize:
             network = quantize_int8(
-                network, [batch['inputs'][:1].float().cpu().numpy()])
+                network, [batch['inputs'][:1].float().cpu().numpy()],
+                scope=scope)
         compiled = ovd.compile_model(network, threads, **config)
         # own heads per variant: the stage timers patch them per model
         detector = ovd.OpenVINODetector(copy.deepcopy(model), compiled,

@@ -92,6 +92,7 @@ def build_runner(config: str,
                  openvino_shape: Optional[str] = None,
                  int8: bool = False,
                  calib_images: Optional[int] = None,
+                 int8_scope: Optional[str] = None,
                  openvino_model: Optional[str] = None,
                  openvino_threads: Optional[int] = None) -> Runner:
     """Build the Runner that trains or tests ``config``, as mmdet's
@@ -136,6 +137,9 @@ def build_runner(config: str,
             before it is evaluated.
         calib_images (int, optional): Test, with ``int8``: calibration
             images from the config's test (or val) dataset.
+        int8_scope (str, optional): Test, with ``int8``: which real convs /
+            FCs are quantized, ``'after_binary'`` (the default) or
+            ``'all'`` (:func:`~mmbnn.deploy.int8.quantize_int8`).
         openvino_model (str, optional): Test, with
             ``deploy_backend='openvino'``: a prebuilt OpenVINO IR
             (``.xml``, float or INT8) of the config's network to evaluate.
@@ -157,7 +161,7 @@ def build_runner(config: str,
                       show_dir=show_dir, tta=tta,
                       deploy_backend=deploy_backend != 'auto',
                       openvino_shape=openvino_shape, int8=int8,
-                      calib_images=calib_images,
+                      calib_images=calib_images, int8_scope=int8_scope,
                       openvino_model=openvino_model,
                       openvino_threads=openvino_threads)
     else:
@@ -180,6 +184,7 @@ def build_runner(config: str,
         swap = prepare_test_backend(cfg, checkpoint, deploy_backend,
                                     openvino_shape, int8=int8,
                                     calib_images=calib_images,
+                                    int8_scope=int8_scope,
                                     openvino_model=openvino_model,
                                     openvino_threads=openvino_threads)
         if tta and swap is not None:

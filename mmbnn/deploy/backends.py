@@ -47,6 +47,7 @@ def prepare_test_backend(cfg: Config,
                          *,
                          int8: bool = False,
                          calib_images: Optional[int] = None,
+                         int8_scope: Optional[str] = None,
                          openvino_model: Optional[str] = None,
                          openvino_threads: Optional[int] = None
                          ) -> Optional[ModelSwap]:
@@ -78,6 +79,9 @@ def prepare_test_backend(cfg: Config,
         calib_images (int, optional): With ``int8``: how many calibration
             images (default :data:`~mmbnn.deploy.int8.
             DEFAULT_CALIB_IMAGES`).
+        int8_scope (str, optional): With ``int8``: which real convs / FCs
+            are quantized, one of :data:`~mmbnn.deploy.int8.INT8_SCOPES`
+            (default :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`).
         openvino_model (str, optional): With ``backend='openvino'``: a
             prebuilt OpenVINO IR (``.xml``, float or INT8) of this
             config's network to run instead of a fresh export; its inputs
@@ -94,7 +98,8 @@ def prepare_test_backend(cfg: Config,
         ValueError: An unknown ``backend``/``openvino_shape``; an OpenVINO
             option (``openvino_shape``, ``int8``, ``calib_images``,
             ``openvino_model``, ``openvino_threads``) without
-            ``backend='openvino'``; ``calib_images`` without ``int8``;
+            ``backend='openvino'``; ``calib_images`` or ``int8_scope``
+            without ``int8``; an unknown ``int8_scope``;
             ``int8`` with ``openvino_model``; ``openvino_shape='per-input'``
             with either; an ``openvino_model`` that is not an existing
             ``.xml`` file.
@@ -106,7 +111,7 @@ def prepare_test_backend(cfg: Config,
     if openvino_shape is not None:
         check_choice('openvino_shape', openvino_shape, OPENVINO_SHAPES)
     _check_openvino_options(backend, openvino_shape, int8, calib_images,
-                            openvino_model, openvino_threads)
+                            openvino_model, openvino_threads, int8_scope)
     split = backend in SPLIT_BACKENDS
     swap = split or is_deploy_checkpoint(checkpoint)
     launcher = cfg.get('launcher', 'none')
@@ -131,7 +136,7 @@ def prepare_test_backend(cfg: Config,
             if int8:
                 return OpenVINODetector.from_checkpoint_int8(
                     cfg, checkpoint, work_dir, calib_images,
-                    threads=openvino_threads)
+                    threads=openvino_threads, scope=int8_scope)
             if openvino_model is not None:
                 return OpenVINODetector.from_openvino_model(
                     cfg, checkpoint, openvino_model, work_dir,
@@ -160,12 +165,14 @@ def prepare_test_backend(cfg: Config,
 def _check_openvino_options(backend: str, openvino_shape: Optional[str],
                             int8: bool, calib_images: Optional[int],
                             openvino_model: Optional[str],
-                            openvino_threads: Optional[int]) -> None:
+                            openvino_threads: Optional[int],
+                            int8_scope: Optional[str] = None) -> None:
     """Refuse OpenVINO options that do not apply (each named with its
     allowed values)."""
     given = [flag for flag, value in (
         ('--openvino-shape', openvino_shape is not None),
         ('--int8', int8), ('--calib-images', calib_images is not None),
+        ('--int8-scope', int8_scope is not None),
         ('--openvino-model', openvino_model is not None),
         ('--openvino-threads', openvino_threads is not None)) if value]
     if given and backend != 'openvino':
@@ -176,6 +183,11 @@ def _check_openvino_options(backend: str, openvino_shape: Optional[str],
             raise ValueError('--calib-images applies to --int8 only')
         if calib_images < 1:
             raise ValueError(f'--calib-images {calib_images}: must be >= 1')
+    if int8_scope is not None:
+        if not int8:
+            raise ValueError('--int8-scope applies to --int8 only')
+        from .int8 import INT8_SCOPES
+        check_choice('int8_scope', int8_scope, INT8_SCOPES)
     if openvino_threads is not None and openvino_threads < 1:
         raise ValueError(f'--openvino-threads {openvino_threads}: must be '
                          '>= 1')

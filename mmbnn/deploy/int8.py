@@ -37,6 +37,11 @@ DEFAULT_CALIB_IMAGES = 300
 CALIB_DATALOADERS = ('test_dataloader', 'val_dataloader')
 #: OpenVINO op types NNCF quantizes (everything else is ignored)
 QUANTIZED_TYPES = ('Convolution', 'GroupConvolution', 'MatMul')
+#: values of :func:`quantize_int8`'s ``scope`` (``int8_scope``,
+#: ``--int8-scope``): the real convs / FCs with no 1-bit layer downstream,
+#: or every one
+INT8_SCOPES = ('after_binary', 'all')
+DEFAULT_INT8_SCOPE = 'after_binary'
 #: op types that are neither quantized nor ignored (graph inputs / outputs)
 _GRAPH_TYPES = ('Parameter', 'Constant', 'Result')
 #: conv / FC layer types of the CPU plugin's execution graph
@@ -132,8 +137,48 @@ def ignored_types(model) -> List[str]:
     return sorted(types - set(QUANTIZED_TYPES) - set(_GRAPH_TYPES))
 
 
+def _is_one_bit(op) -> bool:
+    """A ``BinaryConvolution`` or a 2-level (binarizing) ``FakeQuantize``."""
+    kind = op.get_type_name()
+    return kind == 'BinaryConvolution' or (
+        kind == 'FakeQuantize' and op.get_attributes()['levels'] == 2)
+
+
+def ops_before_binary(model) -> List[str]:
+    """The friendly names of the :data:`QUANTIZED_TYPES` ops of ``model``
+    that have a 1-bit layer (``BinaryConvolution`` or 2-level
+    ``FakeQuantize``) downstream of them: the real convs / FCs that feed a
+    binary trunk (a stem conv, a downsample shortcut, an FPN conv under a
+    binary RPN conv).
+
+    One pass over the ops in reverse topological order, so linear in the
+    size of the graph: an op reaches a 1-bit layer when one of its
+    consumers is one or reaches one.
+    """
+    reaches: Dict[str, bool] = {}
+    names = []
+    for op in reversed(model.get_ordered_ops()):
+        downstream = any(
+            _is_one_bit(target.get_node()) or
+            reaches.get(target.get_node().get_name(), False)
+            for output in op.outputs()
+            for target in output.get_target_inputs())
+        reaches[op.get_name()] = downstream
+        if downstream and op.get_type_name() in QUANTIZED_TYPES:
+            names.append(op.get_friendly_name())
+    return names[::-1]
+
+
+def check_int8_scope(scope: str, key: str = 'scope') -> str:
+    """``scope`` if it is one of :data:`INT8_SCOPES`, else a ValueError
+    naming the option ``key`` and the allowed values."""
+    from ..utils import check_choice
+    return check_choice(key, scope, INT8_SCOPES)
+
+
 def quantize_int8(model, inputs: Sequence[np.ndarray],
-                  fast_bias_correction: bool = True):
+                  fast_bias_correction: bool = True,
+                  scope: str = DEFAULT_INT8_SCOPE):
     """Quantize the real-valued convs and FCs of an OpenVINO model to INT8.
 
     Args:
@@ -143,23 +188,33 @@ def quantize_int8(model, inputs: Sequence[np.ndarray],
             :func:`calibration_inputs`.
         fast_bias_correction (bool): NNCF's fast bias correction (else
             its full one). Defaults to True.
+        scope (str): Which real convs / FCs (:data:`INT8_SCOPES`):
+            ``'after_binary'`` only those with no 1-bit layer downstream
+            (:func:`ops_before_binary` stay float32: the stem and shortcut
+            convs that feed a binary trunk), so the network compiles as few
+            INT8 / 1-bit segments; ``'all'`` every one. The same on a
+            network without 1-bit layers. Defaults to
+            :data:`DEFAULT_INT8_SCOPE`.
 
     Returns:
         openvino.Model: The quantized model; its ``BinaryConvolution`` s
         and binarizations are unchanged.
     """
     import nncf
+    check_int8_scope(scope)
     if not len(inputs):
         raise ValueError('INT8 quantization needs at least one calibration '
                          'input')
     nncf.set_log_level(logging.ERROR)
     binary_before = _count_types(model)
+    names = ops_before_binary(model) if scope == 'after_binary' else []
     quantized = nncf.quantize(
         model, nncf.Dataset(list(inputs)),
         preset=nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(inputs),
         fast_bias_correction=fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(types=ignored_types(model),
+        ignored_scope=nncf.IgnoredScope(names=names,
+                                        types=ignored_types(model),
                                         validate=False))
     binary_after = _count_types(quantized)
     if binary_after != binary_before:
@@ -215,7 +270,8 @@ def format_precision_report(report: Dict) -> str:
 def export_int8(detector: nn.Module, cfg, onnx_path: str, xml_path: str,
                 shape: Sequence[int], num_images: int = DEFAULT_CALIB_IMAGES,
                 binary: bool = True,
-                inputs: Optional[Sequence[np.ndarray]] = None) -> Dict:
+                inputs: Optional[Sequence[np.ndarray]] = None,
+                scope: str = DEFAULT_INT8_SCOPE) -> Dict:
     """Export ``detector``'s network to ONNX, quantize it to INT8 on
     calibration images of ``cfg``'s dataset and save the OpenVINO IR.
 
@@ -232,21 +288,25 @@ def export_int8(detector: nn.Module, cfg, onnx_path: str, xml_path: str,
             float convs on +-1 values, which are then quantized too).
         inputs (Sequence[np.ndarray], optional): Calibration inputs to use
             instead of the dataset's.
+        scope (str): Which real convs / FCs are quantized
+            (:func:`quantize_int8`). Defaults to :data:`DEFAULT_INT8_SCOPE`.
 
     Returns:
         dict: The export info (:func:`~mmbnn.deploy.openvino.export_onnx`)
-        with ``int8`` (``calib_images``) added, as stored in the IR.
+        with ``int8`` (``calib_images``, ``scope``) added, as stored in the
+        IR.
     """
     import json
 
     from .openvino import (EXPORT_INFO_KEY, export_onnx, onnx_to_openvino,
                            save_openvino)
     shape = tuple(shape)
+    check_int8_scope(scope)
     if inputs is None:
         inputs = calibration_inputs(detector, cfg, shape, num_images)
     info = export_onnx(detector, onnx_path, shape, binary=binary)
-    model = quantize_int8(onnx_to_openvino(onnx_path), inputs)
-    info = dict(info, int8=dict(calib_images=len(inputs)))
+    model = quantize_int8(onnx_to_openvino(onnx_path), inputs, scope=scope)
+    info = dict(info, int8=dict(calib_images=len(inputs), scope=scope))
     model.set_rt_info(json.dumps(info), ['mmbnn', EXPORT_INFO_KEY])
     save_openvino(model, xml_path)
     return info
@@ -299,10 +359,14 @@ def segment_stages(model) -> Dict[int, int]:
     ``BinaryConvolution`` / 2-level binarization in an even one. So even
     stages hold the INT8 layers and no binarization, odd ones the 1-bit
     layers and no 8-bit quantizer, and data only flows to the same or a
-    later stage.
+    later stage. When the first stage has no 8-bit quantizer (the real
+    layers before the trunk were left float32, e.g. by
+    :func:`quantize_int8`'s ``scope='after_binary'``), it is part of the
+    first 1-bit stage: no segment boundary at the input resolution.
     """
     constants: Dict[int, bool] = {}
     stages: Dict[int, int] = {}
+    first_int8 = False
     for op in model.get_ordered_ops():
         if _is_constant_like(op, constants):
             continue
@@ -313,7 +377,10 @@ def segment_stages(model) -> Dict[int, int]:
         if (kind == 'binary' and stage % 2 == 0) or \
                 (kind == 'int8' and stage % 2 == 1):
             stage += 1
+        first_int8 |= kind == 'int8' and stage == 0
         stages[op.get_name()] = stage
+    if not first_int8:
+        stages = {name: max(stage, 1) for name, stage in stages.items()}
     return stages
 
 
@@ -467,8 +534,9 @@ def compile_segments(model, properties: Dict) -> SegmentedCompiledModel:
         outputs.append((stage, len(stage_results[stage])))
         stage_results[stage].append(result)
     for index, param in enumerate(model.get_parameters()):
-        stage_params[0].insert(index, param)
-        stage_sources[0].insert(index, ('input', index))
+        stage = stages[param.get_name()]
+        stage_params[stage].insert(index, param)
+        stage_sources[stage].insert(index, ('input', index))
     core = ov.Core()
     segments, renumber = [], {}
     for stage in range(num_stages):

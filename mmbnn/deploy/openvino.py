@@ -180,7 +180,9 @@ class OpenVINODetector(NetworkSplitDetector):
                              calib_images: Optional[int] = None,
                              shape: Optional[Tuple[int, int]] = None,
                              threads: Optional[int] = None,
-                             force: bool = False) -> 'OpenVINODetector':
+                             force: bool = False,
+                             scope: Optional[str] = None
+                             ) -> 'OpenVINODetector':
         """Load a trained (or unfused deploy) checkpoint of ``cfg``, export
         its network, quantize it to INT8 as ``tools/deploy/export_onnx.py
         --int8`` does (:func:`~mmbnn.deploy.int8.export_int8`, calibrated
@@ -202,8 +204,12 @@ class OpenVINODetector(NetworkSplitDetector):
                 :func:`static_input_shape` of ``cfg``.
             threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
             force (bool): Convert an unfinished StoMPP model anyway.
+            scope (str, optional): Which real convs / FCs are quantized
+                (:data:`~mmbnn.deploy.int8.INT8_SCOPES`); defaults to
+                :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`.
         """
-        from .int8 import DEFAULT_CALIB_IMAGES, export_int8
+        from .int8 import (DEFAULT_CALIB_IMAGES, DEFAULT_INT8_SCOPE,
+                           export_int8)
         cfg = load_student_config(cfg)
         detector = load_detector(cfg, checkpoint, force=force)
         if shape is None:
@@ -212,7 +218,8 @@ class OpenVINODetector(NetworkSplitDetector):
         xml_path = osp.join(work_dir, INT8_MODEL_NAME)
         export_int8(detector, cfg, osp.join(work_dir, 'detector_int8.onnx'),
                     xml_path, tuple(shape),
-                    calib_images or DEFAULT_CALIB_IMAGES)
+                    calib_images or DEFAULT_CALIB_IMAGES,
+                    scope=scope or DEFAULT_INT8_SCOPE)
         return cls(detector, xml_path, threads)
 
     @classmethod

@@ -65,9 +65,12 @@ def test_profile_refused_without_openvino():
 
 def test_command_line_profile(tmp_path):
     out = tmp_path / 'rows.json'
-    done = _run('--backend', 'openvino', '--int8', '--no-fuse', '--threads',
-                '1', '--profile', '--profile-runs', '2', '--out', str(out))
+    done = _run('--backend', 'openvino', '--int8', '--int8-scope', 'all',
+                '--no-fuse', '--threads', '1', '--profile', '--profile-runs',
+                '2', '--out', str(out))
     assert done.returncode == 0, done.stderr[-3000:]
+    assert 'int8 scope: all' in done.stdout
+    assert json.loads(out.read_text())['int8_scope'] == 'all'
     assert '| category | FP32 (OpenVINO) ms (layers) |' in done.stdout
     assert 'BinaryConvolution time per output resolution' in done.stdout
     profiles = json.loads(out.read_text())['profiles']

@@ -9,8 +9,9 @@ SSD, quantization leaves every BinaryConvolution and binarization as it
 is and puts an 8-bit input quantizer on every real-valued conv; the
 quantized binary SSD and Faster R-CNN compile as INT8 and 1-bit segments
 within COMPILE_BOUND_S seconds and run every binarized conv as a
-BinaryConvolution and every other conv in INT8. The errors name what is
-missing."""
+BinaryConvolution and every other conv in INT8 (scope 'all'), or only the
+convs with no 1-bit layer downstream in INT8, the others in FP32, in fewer
+segments (scope 'after_binary'). The errors name what is missing."""
 import glob
 import os.path as osp
 import runpy
@@ -77,7 +78,8 @@ def exported(tmp_path_factory, data_root):
     main = runpy.run_path(EXPORT_TOOL)['main']
     assert main([
         FP_CONFIG, checkpoint, onnx_path, '--openvino', xml, '--int8',
-        '--calib-images', str(CALIB_IMAGES), '--threads', '1',
+        '--calib-images', str(CALIB_IMAGES), '--int8-scope', 'all',
+        '--threads', '1',
         '--cfg-options', *_options(data_root)
     ]) == 0
     return dict(work=work, detector=ovd.load_detector(FP_CONFIG, checkpoint),
@@ -87,7 +89,7 @@ def exported(tmp_path_factory, data_root):
 def test_every_conv_runs_int8(exported):
     model = ovd.compile_model(exported['xml'], 1)
     info = ovd.read_export_info(exported['xml'])
-    assert info['int8'] == dict(calib_images=CALIB_IMAGES)
+    assert info['int8'] == dict(calib_images=CALIB_IMAGES, scope='all')
     report = int8.runtime_precision_report(model)
     convs = sum(op.get_type_name() == 'Convolution' for op in
                 ovd.onnx_to_openvino(exported['onnx']).get_ordered_ops())
@@ -119,7 +121,8 @@ def test_int8_ir_runs_in_openvino_detector(exported, data_root):
     init_default_scope('mmdet')
     detector = ovd.OpenVINODetector(exported['detector'], exported['xml'],
                                     threads=1)
-    assert detector.info['int8'] == dict(calib_images=CALIB_IMAGES)
+    assert detector.info['int8'] == dict(calib_images=CALIB_IMAGES,
+                                         scope='all')
     images = sorted(
         glob.glob(osp.join(data_root, 'VOCdevkit/VOC2007/JPEGImages/*.jpg')))
     result = inference_detector(detector, images[0])
@@ -133,7 +136,8 @@ def test_binary_layers_untouched_real_convs_quantized(tmp_path, data_root):
     inputs = int8.calibration_inputs(detector, cfg, (128, 128), 2)
     path = str(tmp_path / 'ssd.onnx')
     info = ovd.export_onnx(detector, path, (128, 128))
-    model = int8.quantize_int8(ovd.onnx_to_openvino(path), inputs)
+    model = int8.quantize_int8(ovd.onnx_to_openvino(path), inputs,
+                               scope='all')
     binary = binarize = 0
     real_convs = []
     for op in model.get_ordered_ops():
@@ -175,6 +179,9 @@ def test_tool_refuses_bad_flags(tmp_path, capsys):
     assert main([FP_CONFIG, 'none.pth', onnx_path, '--calib-images',
                  '3']) == 1
     assert '--calib-images applies to --int8' in capsys.readouterr().err
+    assert main([FP_CONFIG, 'none.pth', onnx_path, '--int8-scope',
+                 'all']) == 1
+    assert '--int8-scope applies to --int8' in capsys.readouterr().err
 
 
 def test_fit_to_shape():
@@ -191,28 +198,64 @@ def test_fit_to_shape():
     assert int8.fit_to_shape(image, (2, 2)).shape == (2, 2, 2)
 
 
-@pytest.mark.parametrize('config,convs', [(BINARY_CONFIG, (18, 9)),
-                                          (BINARY_RCNN_CONFIG, (24, 19))])
+# per demo network: BinaryConvolution layers, INT8 convs with scope 'all'
+# and 'after_binary' (the stem / shortcut convs feeding the trunk: FP32),
+# the FP32 convs of 'after_binary', segments with each scope
+SCOPE_CASES = {
+    BINARY_CONFIG: dict(binary=18, all=9, after_binary=8,
+                        fp32=['/backbone/features.0/Conv/WithoutBiases'],
+                        segments=dict(all=3, after_binary=2)),
+    BINARY_RCNN_CONFIG: dict(
+        binary=24, all=19, after_binary=15,
+        fp32=['/backbone/conv1/Conv/WithoutBiases'] + [
+            f'/backbone/layer{i}/layer{i}.0/downsample/downsample.0/Conv/'
+            'WithoutBiases' for i in (2, 3, 4)],
+        segments=dict(all=9, after_binary=2)),
+}
+
+
+@pytest.mark.parametrize('config', list(SCOPE_CASES))
 def test_quantized_binary_network_compiles_in_segments(
-        tmp_path, data_root, config, convs):
-    """Every binarized conv a BinaryConvolution, every other conv INT8
-    (SSD: conv1_1 and the 8 head convs; Faster R-CNN: the stem, the
-    downsample shortcuts, FPN and RPN convs)."""
+        tmp_path, data_root, config):
+    """Scope 'all': every binarized conv a BinaryConvolution, every other
+    conv INT8 (SSD: conv1_1 and the 8 head convs; Faster R-CNN: the stem,
+    the downsample shortcuts, FPN and RPN convs). Scope 'after_binary':
+    the convs with a 1-bit layer downstream (SSD: conv1_1; Faster R-CNN:
+    the stem and the shortcuts) stay FP32, the network compiles in fewer
+    segments."""
+    case = SCOPE_CASES[config]
     detector = ovd.load_detector(config)
     inputs = int8.calibration_inputs(detector, _config(config, data_root),
                                      (128, 128), 2)
     path = str(tmp_path / 'net.onnx')
     info = ovd.export_onnx(detector, path, (128, 128))
-    model = int8.quantize_int8(ovd.onnx_to_openvino(path), inputs)
+    network = ovd.onnx_to_openvino(path)
+    assert int8.ops_before_binary(network) == case['fp32']
+    model = int8.quantize_int8(network, inputs, scope='after_binary')
+    compiled = ovd.compile_model(model, 1)
+    assert len(compiled.segments) == case['segments']['after_binary']
+    report = int8.runtime_precision_report(compiled)
+    assert len(report['binary']) == case['binary'] == info['binary_nodes']
+    assert len(report['int8']) == case['after_binary']
+    assert report['fp32'] == case['fp32']
+    # each conv has an 8-bit input quantizer iff it is quantized
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == 'Convolution':
+            source = op.input(0).get_source_output().get_node()
+            assert (source.get_type_name() == 'FakeQuantize') == (
+                op.get_friendly_name() not in case['fp32'])
+
+    model = int8.quantize_int8(network, inputs, scope='all')
     assert int8.needs_segments(model)
     start = time.perf_counter()
     compiled = ovd.compile_model(model, 1)
     seconds = time.perf_counter() - start
     assert seconds < COMPILE_BOUND_S, seconds
     assert isinstance(compiled, int8.SegmentedCompiledModel)
-    assert len(compiled.segments) >= 3
+    assert len(compiled.segments) == case['segments']['all']
     report = int8.runtime_precision_report(compiled)
-    assert (len(report['binary']), len(report['int8'])) == convs
+    assert (len(report['binary']), len(report['int8'])) == (case['binary'],
+                                                            case['all'])
     assert len(report['binary']) == info['binary_nodes']
     assert report['fp32'] == []
     conv_report = ovd.runtime_conv_report(compiled)
@@ -262,7 +305,8 @@ def test_segments_compute_what_one_model_computes():
     its segments give the same outputs, run the same layer precisions."""
     image = torch.randn(1, 3, 16, 16,
                         generator=torch.Generator().manual_seed(1)).numpy()
-    model = int8.quantize_int8(_binary_residual_model(3), [image])
+    model = int8.quantize_int8(_binary_residual_model(3), [image],
+                               scope='all')
     single = ovd.compile_model(model, 1, segments='single')
     segmented = ovd.compile_model(model, 1)
     assert isinstance(segmented, int8.SegmentedCompiledModel)
@@ -284,3 +328,43 @@ def test_compile_refuses_bad_segments():
     with pytest.raises(ValueError, match=r"segments='split': must be one "
                        r"of 'auto', 'single'"):
         ovd.compile_model(_binary_residual_model(1), 1, segments='split')
+
+
+def test_after_binary_scope_on_a_deep_residual_trunk():
+    """The walk that finds the convs feeding 1-bit layers is linear: on 40
+    residual blocks (2^40 paths) only the stem conv is found, at once;
+    quantized with scope 'after_binary' the stem stays FP32, the head is
+    INT8, and the network is one 1-bit and one INT8 segment computing
+    what one compiled model computes."""
+    deep = _binary_residual_model(40)
+    start = time.perf_counter()
+    names = int8.ops_before_binary(deep)
+    assert time.perf_counter() - start < 5
+    stem = [op for op in deep.get_ordered_ops()
+            if op.get_type_name() == 'Convolution'][0]
+    assert names == [stem.get_friendly_name()]
+    image = torch.randn(1, 3, 16, 16,
+                        generator=torch.Generator().manual_seed(1)).numpy()
+    model = int8.quantize_int8(_binary_residual_model(3), [image],
+                               scope='after_binary')
+    segmented = ovd.compile_model(model, 1)
+    assert len(segmented.segments) == 2
+    report = int8.runtime_precision_report(segmented)
+    assert (len(report['binary']), len(report['int8']),
+            len(report['fp32'])) == (3, 1, 1)
+    single = ovd.compile_model(model, 1, segments='single')
+    np.testing.assert_allclose(segmented([image])[0], single([image])[0],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_quantize_refuses_bad_scope():
+    model = _binary_residual_model(1)
+    image = np.zeros((1, 3, 16, 16), np.float32)
+    with pytest.raises(ValueError, match=r"scope='heads' is not supported; "
+                       r"allowed values: 'after_binary', 'all'"):
+        int8.quantize_int8(model, [image], scope='heads')
+    with pytest.raises(ValueError, match=r"int8_scope='x' is not "
+                       'supported'):
+        from mmbnn.deploy.backends import _check_openvino_options
+        _check_openvino_options('openvino', None, True, None, None, None,
+                                'x')

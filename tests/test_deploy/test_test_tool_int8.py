@@ -63,6 +63,8 @@ def test_main(monkeypatch):
      'only; got --deploy-backend float64'),
     (['--deploy-backend', 'openvino', '--calib-images', '4'], ValueError,
      '--calib-images applies to --int8 only'),
+    (['--deploy-backend', 'openvino', '--int8-scope', 'all'], ValueError,
+     '--int8-scope applies to --int8 only'),
     (['--deploy-backend', 'openvino', '--int8', '--openvino-model',
       'x.xml'], ValueError, 'give one of them'),
     (['--deploy-backend', 'openvino', '--int8', '--openvino-shape',
@@ -96,7 +98,8 @@ def test_int8_evaluation_and_prebuilt_model(setup):
     assert found, proc.stdout[-2000:]
     xml = str(work_dir / 'openvino' / ovd.INT8_MODEL_NAME)
     info = ovd.read_export_info(xml)
-    assert info['int8'] == dict(calib_images=CALIB_IMAGES)
+    assert info['int8'] == dict(calib_images=CALIB_IMAGES,
+                                scope='after_binary')
 
     # the same IR as a prebuilt model: the same metric
     runner = build_runner(CONFIG, 'test', checkpoint=checkpoint,
@@ -104,7 +107,8 @@ def test_int8_evaluation_and_prebuilt_model(setup):
                           cfg_options=options, deploy_backend='openvino',
                           openvino_model=xml, openvino_threads=1)
     assert isinstance(runner.model, ovd.OpenVINODetector)
-    assert runner.model.info['int8'] == dict(calib_images=CALIB_IMAGES)
+    assert runner.model.info['int8'] == dict(calib_images=CALIB_IMAGES,
+                                             scope='after_binary')
     metrics = runner.test()
     assert metrics['pascal_voc/mAP'] == pytest.approx(float(found[-1]),
                                                       abs=1e-4)

@@ -26,6 +26,10 @@ with their real-valued convs quantized to INT8 (NNCF, calibrated on the
 timed image), so FP32, INT8, binary and binary+INT8 come side by side, and
 prints how many conv / FC layers of each compiled network the CPU plugin
 runs as BinaryConvolution, in INT8 and in FP32 (its execution graph).
+``--int8-scope`` picks the binary network's quantized convs:
+``after_binary`` (default) those with no binarized layer downstream (the
+layers after the binary trunk), ``all`` every one (the FP32 network's are
+all quantized either way).
 
 With ``--backend openvino --profile`` each OpenVINO network is compiled a
 second time with the CPU plugin's performance counters on and run
@@ -63,6 +67,7 @@ from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                profile_variants)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.fusion import replace_real_ops
+from mmbnn.deploy.int8 import DEFAULT_INT8_SCOPE, INT8_SCOPES
 from mmbnn.deploy.loading import build_detector, load_config
 from mmbnn.ops import xnor
 from mmbnn.utils import trust_mmengine_checkpoints
@@ -108,6 +113,12 @@ def parse_args() -> argparse.Namespace:
         help='with --backend openvino: also the FP32 and binary networks '
         'with their real-valued convs in INT8 (NNCF post-training '
         'quantization)')
+    parser.add_argument(
+        '--int8-scope', default=None, choices=INT8_SCOPES,
+        help="with --int8: 'after_binary' (default) quantizes the binary "
+        'network\'s real convs / FCs with no binarized layer downstream '
+        '(stem and shortcut convs that feed the binary trunk stay FP32), '
+        "'all' every one")
     parser.add_argument(
         '--profile', action='store_true',
         help='with --backend openvino: also OpenVINO\'s per-layer '
@@ -164,6 +175,8 @@ def main() -> None:
                          '--with-fast-fp adds an FP32 row with it)')
     if args.int8 and args.backend != 'openvino':
         raise SystemExit('--int8 applies to --backend openvino')
+    if args.int8_scope is not None and not args.int8:
+        raise SystemExit('--int8-scope applies to --int8')
     check_profile_backend(args.profile, args.backend)
     if args.fast_roi_align and not xnor.is_available():
         raise SystemExit('--fast-roi-align needs the built kernel: '
@@ -279,7 +292,7 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
             fp_model, fp_data, binary, data, work_dir, args.threads,
             args.with_float_binary, flush_denormals=flushed,
             fast_roi_align=args.fast_roi_align, int8=args.int8,
-            profile=args.profile)
+            profile=args.profile, int8_scope=args.int8_scope)
     if xnor.is_available() and not args.no_fuse:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(
@@ -288,9 +301,13 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         args, variants, data, 'FP32 (OpenVINO)',
         f'cpu: {cpu_name()} ({os.cpu_count()} logical CPUs); openvino '
         f'{ov.__version__}; threads {args.threads or "default"}; '
-        f'denormals flushed: {flushed}',
+        f'denormals flushed: {flushed}' +
+        (f'; int8 scope: {args.int8_scope or DEFAULT_INT8_SCOPE}'
+         if args.int8 else ''),
         dict(backend='openvino', threads=args.threads,
-             openvino=ov.__version__))
+             openvino=ov.__version__,
+             int8_scope=(args.int8_scope or DEFAULT_INT8_SCOPE)
+             if args.int8 else None))
 
 
 if __name__ == '__main__':

@@ -34,6 +34,7 @@ from mmengine.config import Config, DictAction
 
 from mmbnn.apis import build_runner
 from mmbnn.deploy.backends import TEST_BACKENDS
+from mmbnn.deploy.int8 import INT8_SCOPES
 from mmbnn.deploy.openvino import INT8_MODEL_NAME
 from mmbnn.utils import atomic_file
 
@@ -103,6 +104,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--calib-images', type=int, default=None,
                         metavar='N', help=f'{INT8_BACKEND}: calibration '
                         'images (default 300)')
+    parser.add_argument('--int8-scope', default=None, choices=INT8_SCOPES,
+                        help=f'{INT8_BACKEND}: which real convs / FCs are '
+                        "quantized (default 'after_binary', as tools/"
+                        'test.py --int8-scope)')
     parser.add_argument('--openvino-threads', type=int, default=None,
                         metavar='N', help='OpenVINO inference threads')
     parser.add_argument('--metric', default=None,
@@ -120,10 +125,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     scalings = input_scalings(args.scalings)
-    if args.calib_images is not None and INT8_BACKEND not in args.backends:
-        print(f'--calib-images applies to --backends {INT8_BACKEND} only',
-              file=sys.stderr)
-        return 1
+    for flag, value in (('--calib-images', args.calib_images),
+                        ('--int8-scope', args.int8_scope)):
+        if value is not None and INT8_BACKEND not in args.backends:
+            print(f'{flag} applies to --backends {INT8_BACKEND} only',
+                  file=sys.stderr)
+            return 1
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'deploy_accuracy',
         osp.splitext(osp.basename(args.config))[0])
@@ -135,6 +142,7 @@ def main(argv=None) -> int:
                   cfg_options=base, metric=args.metric,
                   scalings={scaling_key(s): s for s in sorted(scalings)},
                   calib_images=args.calib_images,
+                  int8_scope=args.int8_scope,
                   openvino_threads=args.openvino_threads, maps={},
                   wall_s={})
     int8_model: Optional[str] = None
@@ -153,7 +161,8 @@ def main(argv=None) -> int:
                 kwargs['openvino_threads'] = args.openvino_threads
             if backend == INT8_BACKEND:
                 if int8_model is None:
-                    kwargs.update(int8=True, calib_images=args.calib_images)
+                    kwargs.update(int8=True, calib_images=args.calib_images,
+                                  int8_scope=args.int8_scope)
                 else:
                     kwargs['openvino_model'] = int8_model
             metrics = evaluate(args.config, args.checkpoint, run_dir,

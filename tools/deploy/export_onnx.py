@@ -1,8 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Export a binary detector's network to ONNX and OpenVINO:
 ``python tools/deploy/export_onnx.py CONFIG CHECKPOINT OUT.onnx
-[--openvino OUT.xml [--int8] [--calib-images N]] [--shape H W] [--float]
-[--force] [--cfg-options k=v ...]``.
+[--openvino OUT.xml [--int8] [--calib-images N] [--int8-scope S]]
+[--shape H W] [--float] [--force] [--cfg-options k=v ...]``.
 
 The exported part is the backbone, the neck and the dense heads' raw
 outputs (two-stage detectors: the neck features and the RPN outputs;
@@ -18,8 +18,10 @@ deploy checkpoint of tools/deploy/export.py.
 ``--int8`` quantizes the OpenVINO model's real-valued convs and FCs to INT8
 with NNCF post-training quantization (:mod:`mmbnn.deploy.int8`), calibrated
 on ``--calib-images`` images of the config's test (or val) dataset; the
-binarized convs stay ``BinaryConvolution``. On an ``_fp_`` config it gives
-the INT8 full-precision baseline.
+binarized convs stay ``BinaryConvolution``. ``--int8-scope after_binary``
+(the default) quantizes only the real layers with no binarized layer
+downstream (the layers after the binary trunk), ``all`` every one. On an
+``_fp_`` config it gives the INT8 full-precision baseline.
 """
 import argparse
 import os.path as osp
@@ -27,6 +29,7 @@ import sys
 
 from mmengine.config import DictAction
 
+from mmbnn.deploy.int8 import INT8_SCOPES
 from mmbnn.deploy.loading import load_config
 from mmbnn.utils import trust_mmengine_checkpoints
 
@@ -50,6 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--calib-images', type=int, default=None, metavar='N',
         help='with --int8: calibration images from the config\'s test '
         '(or val) dataset (default 300)')
+    parser.add_argument(
+        '--int8-scope', default=None, choices=INT8_SCOPES,
+        help='with --int8: which real-valued convs and FCs are quantized: '
+        "'after_binary' (default) those with no binarized layer downstream "
+        '(the layers after the binary trunk; stem and shortcut convs that '
+        "feed it stay float32, fewer INT8 / 1-bit segments), 'all' every "
+        'one; the same on a network without binarized layers')
     parser.add_argument(
         '--shape', type=int, nargs=2, metavar=('H', 'W'),
         help='static input size (default: the test pipeline\'s resize '
@@ -75,10 +85,12 @@ def main(argv=None) -> int:
         print('export failed: --int8 needs --openvino OUT.xml',
               file=sys.stderr)
         return 1
-    if args.calib_images is not None and not args.int8:
-        print('export failed: --calib-images applies to --int8 only',
-              file=sys.stderr)
-        return 1
+    for flag, value in (('--calib-images', args.calib_images),
+                        ('--int8-scope', args.int8_scope)):
+        if value is not None and not args.int8:
+            print(f'export failed: {flag} applies to --int8 only',
+                  file=sys.stderr)
+            return 1
     trust_mmengine_checkpoints()  # the training checkpoint is mmengine's
     from mmbnn.deploy import openvino as ovd
     try:
@@ -93,7 +105,8 @@ def main(argv=None) -> int:
             info = int8.export_int8(
                 model, cfg, args.out, args.openvino, shape,
                 args.calib_images or int8.DEFAULT_CALIB_IMAGES,
-                binary=not args.float)
+                binary=not args.float,
+                scope=args.int8_scope or int8.DEFAULT_INT8_SCOPE)
         else:
             info = ovd.export_onnx(model, args.out, shape,
                                    binary=not args.float)
@@ -130,7 +143,8 @@ def main(argv=None) -> int:
                                            runtime_precision_report)
             precision = runtime_precision_report(compiled)
             print(f'INT8 ({info["int8"]["calib_images"]} calibration '
-                  f'images): {format_precision_report(precision)}')
+                  f'images, scope {info["int8"]["scope"]}): '
+                  f'{format_precision_report(precision)}')
     return 0
 
 
