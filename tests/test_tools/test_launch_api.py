@@ -72,7 +72,15 @@ def test_test_tool_flags(monkeypatch, capsys):
         checkpoint='c.pth', work_dir='w', cfg_options={'x': 1},
         launcher='none', out='r.pkl', show=True, show_dir='vis',
         wait_time=0.5, tta=True, deploy_backend='openvino',
-        openvino_shape='fixed')), 'test']
+        openvino_shape='fixed', int8=False, calib_images=None,
+        int8_scope=None, openvino_model=None, openvino_threads=None)),
+        'test']
+    calls = run('a.py', 'c.pth', '--deploy-backend', 'openvino', '--int8',
+                '--calib-images', '5', '--int8-scope', 'all',
+                '--openvino-threads', '2')
+    assert {k: calls[0][2][k] for k in (
+        'int8', 'calib_images', 'int8_scope', 'openvino_threads')} == dict(
+            int8=True, calib_images=5, int8_scope='all', openvino_threads=2)
     args = parse_args(['a.py', 'c.pth'])
     assert (args.deploy_backend, args.openvino_shape, args.tta,
             args.wait_time) == ('auto', None, False, 2)
