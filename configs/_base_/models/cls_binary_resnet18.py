@@ -2,9 +2,13 @@
 # block), BinaryConnect-style binarization: sign forward, identity
 # surrogate for the weights, clipped (hardtanh) surrogate for the
 # activations, no weight scaling (the BN after every conv rescales).
+# No activation besides the sign (act='identity'): a hardtanh after each
+# residual add clamps the residual stream to [-1, 1] and stops its gradient
+# beyond, which leaves a binary ResNet-34 at chance on GlyphCls
+# (docs/en/results.md#glyphcls-study).
 #   binarized : every conv inside the blocks (16 3x3 convs)
-#   real      : stem conv, projection shortcuts (1x1 conv + BN), every BN
-#               and hardtanh, global pooling and the fc classifier
+#   real      : stem conv, projection shortcuts (1x1 conv + BN), every BN,
+#               global pooling and the fc classifier
 vanilla_binary_conv = dict(
     type='BinaryConv',
     weight_surrogate='identity',
@@ -18,6 +22,6 @@ model = dict(
         base_channels=64,
         stem_type='imagenet',
         out_indices=(3, ),
-        act='hardtanh',
+        act='identity',
         conv_cfg=vanilla_binary_conv),
     num_classes=1000)

@@ -5,7 +5,9 @@
 #               weight scaling); all FPN convs (4 lateral 1x1 + 4 output 3x3,
 #               clipped STE, mean|W| scaling)
 #   real      : backbone stem conv, its 3 projection shortcuts (1x1 conv +
-#               BN), every BN and hardtanh, RPN head, RoI head, FPN biases.
+#               BN), every BN, RPN head, RoI head, FPN biases.
+# No activation besides the sign (act='identity'), as the classifiers of
+# configs/cls whose checkpoints initialize it.
 # No backbone init: the *_glyphcls / *_binpretrained configs load a binary
 # classifier of configs/cls with BinaryPretrained.
 _base_ = './faster_rcnn_bireal_r18_fpn.py'
@@ -23,6 +25,6 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         norm_eval=False,
-        act='hardtanh',
+        act='identity',
         conv_cfg=vanilla_binary_conv,
         init_cfg=None))
