@@ -267,51 +267,6 @@ def format_precision_report(report: Dict) -> str:
             'conv/FC layers')
 
 
-def export_int8(detector: nn.Module, cfg, onnx_path: str, xml_path: str,
-                shape: Sequence[int], num_images: int = DEFAULT_CALIB_IMAGES,
-                binary: bool = True,
-                inputs: Optional[Sequence[np.ndarray]] = None,
-                scope: str = DEFAULT_INT8_SCOPE) -> Dict:
-    """Export ``detector``'s network to ONNX, quantize it to INT8 on
-    calibration images of ``cfg``'s dataset and save the OpenVINO IR.
-
-    Args:
-        detector (nn.Module): The deploy detector
-            (:func:`~mmbnn.deploy.openvino.load_detector`).
-        cfg (Config): Its config (the calibration dataset's).
-        onnx_path (str): The ONNX file written first.
-        xml_path (str): The INT8 IR (``.xml`` + ``.bin``).
-        shape (Sequence[int]): Static input ``(H, W)``.
-        num_images (int): Calibration images. Defaults to
-            :data:`DEFAULT_CALIB_IMAGES`.
-        binary (bool): Binarized convs as ``BinaryConvolution`` (else
-            float convs on +-1 values, which are then quantized too).
-        inputs (Sequence[np.ndarray], optional): Calibration inputs to use
-            instead of the dataset's.
-        scope (str): Which real convs / FCs are quantized
-            (:func:`quantize_int8`). Defaults to :data:`DEFAULT_INT8_SCOPE`.
-
-    Returns:
-        dict: The export info (:func:`~mmbnn.deploy.openvino.export_onnx`)
-        with ``int8`` (``calib_images``, ``scope``) added, as stored in the
-        IR.
-    """
-    import json
-
-    from .openvino import (EXPORT_INFO_KEY, export_onnx, onnx_to_openvino,
-                           save_openvino)
-    shape = tuple(shape)
-    check_int8_scope(scope)
-    if inputs is None:
-        inputs = calibration_inputs(detector, cfg, shape, num_images)
-    info = export_onnx(detector, onnx_path, shape, binary=binary)
-    model = quantize_int8(onnx_to_openvino(onnx_path), inputs, scope=scope)
-    info = dict(info, int8=dict(calib_images=len(inputs), scope=scope))
-    model.set_rt_info(json.dumps(info), ['mmbnn', EXPORT_INFO_KEY])
-    save_openvino(model, xml_path)
-    return info
-
-
 #: values of ``compile_model``'s ``segments`` option (see
 #: :func:`compile_segments`)
 SEGMENT_MODES = ('auto', 'single')

@@ -12,12 +12,14 @@ binarized conv is written and why: ``docs/en/advanced_guides/openvino.md``.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .int8 import DEFAULT_CALIB_IMAGES, DEFAULT_INT8_SCOPE
 from .loading import load_detector, load_student_config, static_input_shape
 from .network_split import (DetectorTensorPart, Float64NetworkDetector,
                             NetworkSplitDetector, output_names,
@@ -185,7 +187,7 @@ class OpenVINODetector(NetworkSplitDetector):
                              ) -> 'OpenVINODetector':
         """Load a trained (or unfused deploy) checkpoint of ``cfg``, export
         its network, quantize it to INT8 as ``tools/deploy/export_onnx.py
-        --int8`` does (:func:`~mmbnn.deploy.int8.export_int8`, calibrated
+        --int8`` does (:func:`export_int8`, calibrated
         on ``calib_images`` images of ``cfg``'s test or val dataset) and
         wrap it. The IR is written to ``work_dir/detector_int8.xml``.
 
@@ -208,8 +210,6 @@ class OpenVINODetector(NetworkSplitDetector):
                 (:data:`~mmbnn.deploy.int8.INT8_SCOPES`); defaults to
                 :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`.
         """
-        from .int8 import (DEFAULT_CALIB_IMAGES, DEFAULT_INT8_SCOPE,
-                           export_int8)
         cfg = load_student_config(cfg)
         detector = load_detector(cfg, checkpoint, force=force)
         if shape is None:
@@ -373,3 +373,48 @@ def network_mismatches(model, info: Dict, reference,
             found.append(f'export info {key} is {info.get(key)!r}, '
                          f'expected {expected.get(key)!r}')
     return found
+
+
+def export_int8(detector: nn.Module, cfg, onnx_path: str, xml_path: str,
+                shape: Sequence[int], num_images: int = DEFAULT_CALIB_IMAGES,
+                binary: bool = True,
+                inputs: Optional[Sequence[np.ndarray]] = None,
+                scope: str = DEFAULT_INT8_SCOPE) -> Dict:
+    """Export ``detector``'s network to ONNX, quantize it to INT8 on
+    calibration images of ``cfg``'s dataset and save the OpenVINO IR.
+
+    Args:
+        detector (nn.Module): The deploy detector
+            (:func:`~mmbnn.deploy.openvino.load_detector`).
+        cfg (Config): Its config (the calibration dataset's).
+        onnx_path (str): The ONNX file written first.
+        xml_path (str): The INT8 IR (``.xml`` + ``.bin``).
+        shape (Sequence[int]): Static input ``(H, W)``.
+        num_images (int): Calibration images. Defaults to
+            :data:`~mmbnn.deploy.int8.DEFAULT_CALIB_IMAGES`.
+        binary (bool): Binarized convs as ``BinaryConvolution`` (else
+            float convs on +-1 values, which are then quantized too).
+        inputs (Sequence[np.ndarray], optional): Calibration inputs to use
+            instead of the dataset's.
+        scope (str): Which real convs / FCs are quantized
+            (:func:`~mmbnn.deploy.int8.quantize_int8`). Defaults to
+            :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`.
+
+    Returns:
+        dict: The export info (:func:`~mmbnn.deploy.openvino.export_onnx`)
+        with ``int8`` (``calib_images``, ``scope``) added, as stored in the
+        IR.
+    """
+    import json
+
+    from .int8 import calibration_inputs, check_int8_scope, quantize_int8
+    shape = tuple(shape)
+    check_int8_scope(scope)
+    if inputs is None:
+        inputs = calibration_inputs(detector, cfg, shape, num_images)
+    info = export_onnx(detector, onnx_path, shape, binary=binary)
+    model = quantize_int8(onnx_to_openvino(onnx_path), inputs, scope=scope)
+    info = dict(info, int8=dict(calib_images=len(inputs), scope=scope))
+    model.set_rt_info(json.dumps(info), ['mmbnn', EXPORT_INFO_KEY])
+    save_openvino(model, xml_path)
+    return info

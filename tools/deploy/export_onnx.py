@@ -31,6 +31,7 @@ from mmengine.config import DictAction
 
 from mmbnn.deploy.int8 import INT8_SCOPES
 from mmbnn.deploy.loading import load_config
+from mmbnn.deploy.openvino import export_int8
 from mmbnn.utils import trust_mmengine_checkpoints
 
 
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
             ovd.static_input_shape(cfg)
         if args.int8:
             from mmbnn.deploy import int8
-            info = int8.export_int8(
+            info = export_int8(
                 model, cfg, args.out, args.openvino, shape,
                 args.calib_images or int8.DEFAULT_CALIB_IMAGES,
                 binary=not args.float,
