@@ -29,7 +29,7 @@ from mmengine.config import DictAction
 
 from mmbnn.apis import build_runner
 from mmbnn.deploy.backends import OPENVINO_SHAPES, TEST_BACKENDS
-from mmbnn.deploy.int8 import INT8_SCOPES
+from mmbnn.deploy.int8 import add_int8_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,17 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         'network\'s real-valued convs and FCs to INT8 (NNCF, as '
         'tools/deploy/export_onnx.py --int8; binarized convs stay '
         'BinaryConvolution) and evaluate it at the static input shape')
-    parser.add_argument(
-        '--calib-images', type=int, default=None, metavar='N',
-        help='with --int8: calibration images from the config\'s test (or '
-        'val) dataset (default 300)')
-    parser.add_argument(
-        '--int8-scope', default=None, choices=INT8_SCOPES,
-        help='with --int8: which real-valued convs and FCs are quantized: '
-        "'after_binary' (default) those with no binarized layer downstream "
-        '(the layers after the binary trunk; stem and shortcut convs that '
-        "feed it stay float32, fewer INT8 / 1-bit segments), 'all' every "
-        'one; the same on a network without binarized layers')
+    add_int8_options(parser)
     parser.add_argument(
         '--openvino-model', default=None, metavar='XML',
         help='with --deploy-backend openvino: evaluate this prebuilt '

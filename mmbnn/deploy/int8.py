@@ -507,3 +507,19 @@ def compile_segments(model, properties: Dict) -> SegmentedCompiledModel:
                          sources))
     return SegmentedCompiledModel(
         segments, [(renumber[stage], index) for stage, index in outputs])
+
+
+def add_int8_options(parser) -> None:
+    """Add ``--calib-images`` and ``--int8-scope`` (the options that go
+    with a tool's ``--int8``) to an ``argparse`` parser."""
+    parser.add_argument(
+        '--calib-images', type=int, default=None, metavar='N',
+        help="with --int8: calibration images from the config's test (or "
+        f'val) dataset (default {DEFAULT_CALIB_IMAGES})')
+    parser.add_argument(
+        '--int8-scope', default=None, choices=INT8_SCOPES,
+        help='with --int8: which real-valued convs and FCs are quantized: '
+        "'after_binary' (default) those with no binarized layer downstream "
+        '(the layers after the binary trunk; stem and shortcut convs that '
+        "feed it stay float32, fewer INT8 / 1-bit segments), 'all' every "
+        'one; the same on a network without binarized layers')

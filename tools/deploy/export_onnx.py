@@ -29,7 +29,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmbnn.deploy.int8 import INT8_SCOPES
+from mmbnn.deploy.int8 import add_int8_options
 from mmbnn.deploy.loading import load_config
 from mmbnn.deploy.openvino import export_int8
 from mmbnn.utils import trust_mmengine_checkpoints
@@ -50,17 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='with --openvino: quantize the real-valued convs and FCs to '
         'INT8 (NNCF post-training quantization); binarized convs stay '
         'BinaryConvolution')
-    parser.add_argument(
-        '--calib-images', type=int, default=None, metavar='N',
-        help='with --int8: calibration images from the config\'s test '
-        '(or val) dataset (default 300)')
-    parser.add_argument(
-        '--int8-scope', default=None, choices=INT8_SCOPES,
-        help='with --int8: which real-valued convs and FCs are quantized: '
-        "'after_binary' (default) those with no binarized layer downstream "
-        '(the layers after the binary trunk; stem and shortcut convs that '
-        "feed it stay float32, fewer INT8 / 1-bit segments), 'all' every "
-        'one; the same on a network without binarized layers')
+    add_int8_options(parser)
     parser.add_argument(
         '--shape', type=int, nargs=2, metavar=('H', 'W'),
         help='static input size (default: the test pipeline\'s resize '
