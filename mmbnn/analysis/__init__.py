@@ -7,7 +7,8 @@ training-curve plots (:mod:`.curves`). Imported by module, by the tools in
 (:mod:`.compare`) and the CPU benchmarks of training steps
 (:mod:`.benchmark_training`), of the packed binary conv
 (:mod:`.benchmark_binary_conv`) and of whole detectors
-(:mod:`.benchmark_detector`).
+(:mod:`.benchmark_detector`), and the machine limit of OpenVINO networks
+(:mod:`.hardware_limit`).
 """
 from .complexity import (LayerComplexity, ModelComplexity, config_complexity,
                          count_complexity, default_input_shape,

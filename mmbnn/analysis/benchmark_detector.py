@@ -16,6 +16,7 @@ per-layer performance counters on a separate, profiling-enabled compilation
 without profiling; :func:`format_profiles` prints them per
 :data:`PROFILE_CATEGORIES`.
 """
+import os
 import statistics
 import time
 from collections import defaultdict
@@ -247,7 +248,9 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         ['binary float convs (OpenVINO)': ...,] 'binary (OpenVINO)': ...,
         ['binary+INT8 (OpenVINO)': ...]}``. Each detector has
         ``precision_report``: :func:`~mmbnn.deploy.int8.
-        runtime_precision_report` of its compiled network.
+        runtime_precision_report` of its compiled network, and
+        ``ir_size_mb``: :func:`ir_size_mb` of the network it compiled (the
+        quantized one of an INT8 variant).
     """
     import copy
     import os.path as osp
@@ -283,6 +286,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         detector = ovd.OpenVINODetector(copy.deepcopy(model), compiled,
                                         info=info)
         detector.precision_report = runtime_precision_report(compiled)
+        detector.ir_size_mb = ir_size_mb(
+            network, osp.join(work_dir, f'variant{index}.xml'))
         if profile:
             detector.profiled_network = ovd.compile_model(
                 network, threads, **config, **{PERF_COUNT_KEY: True})
@@ -291,6 +296,17 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
             replace_real_ops(detector.roi_head)
         variants[name] = (detector, batch)
     return variants
+
+
+def ir_size_mb(model, xml_path: str) -> float:
+    """The size of an OpenVINO model saved as IR: ``ov.save_model`` with
+    float32 kept (``compress_to_fp16=False``; 1-bit weights are stored
+    packed, NNCF's INT8 weights as 8-bit constants) to ``xml_path``, then
+    the ``.xml`` + ``.bin`` file sizes in MB (10^6 bytes)."""
+    import openvino as ov
+    ov.save_model(model, xml_path, compress_to_fp16=False)
+    stem = os.path.splitext(xml_path)[0]
+    return sum(os.path.getsize(stem + ext) for ext in ('.xml', '.bin')) / 1e6
 
 
 #: the CPU property that turns on OpenVINO's per-layer performance counters

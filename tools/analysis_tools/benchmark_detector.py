@@ -39,6 +39,15 @@ its layers per category (BinaryConvolution, INT8 / FP32 conv and FC,
 binarizations, 8-bit quantize / dequantize, reorders, the rest), the
 slowest layers and the BinaryConvolution time per output resolution.
 
+With ``--backend openvino --hardware-limit`` the run also measures, after
+the timed rounds and with the same ``--threads``, the best MAC/s the CPU
+plugin reaches on single large layers (a BinaryConvolution, INT8 and FP32
+convs and MatMuls; ``--peak-repeats`` timed calls each), counts each
+OpenVINO network's 1-bit, INT8 and FP32 MACs in its execution graph and
+prints the machine limit of each network (its MACs at those peaks) next to
+the measured network time. Every OpenVINO row also reports the size of its
+network saved as IR (float32, ``.xml`` + ``.bin``).
+
 With ``--backend openvino`` both detectors run their networks (backbone,
 neck, dense heads' raw outputs) on OpenVINO's CPU plugin, the binary one
 with ``BinaryConvolution`` layers (:mod:`mmbnn.deploy.openvino`), and the
@@ -53,6 +62,7 @@ import argparse
 import copy
 import json
 import os
+from typing import Optional
 
 import torch
 from mmengine.config import DictAction
@@ -65,6 +75,10 @@ from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                openvino_variants,
                                                prepare_batch,
                                                profile_variants)
+from mmbnn.analysis.hardware_limit import (check_hardware_limit_backend,
+                                           format_hardware_limit,
+                                           limit_fields, measure_peaks,
+                                           network_work)
 from mmbnn.deploy import convert_to_deploy
 from mmbnn.deploy.fusion import replace_real_ops
 from mmbnn.deploy.int8 import DEFAULT_INT8_SCOPE, INT8_SCOPES
@@ -75,6 +89,8 @@ from mmbnn.utils import trust_mmengine_checkpoints
 
 # --backend openvino: the row of mmbnn's fused deploy model on its kernel
 KERNEL_ROW = 'binary deploy fused (mmbnn kernel)'
+# --hardware-limit: timed calls per peak layer without --peak-repeats
+DEFAULT_PEAK_REPEATS = 10
 
 
 def parse_args() -> argparse.Namespace:
@@ -134,6 +150,18 @@ def parse_args() -> argparse.Namespace:
         help='with --profile: profiled inferences per network (after one '
         'untimed one); layer times are their medians (default 5)')
     parser.add_argument(
+        '--hardware-limit', action='store_true',
+        help='with --backend openvino: after the timed rounds, measure the '
+        'best MAC/s of single BinaryConvolution, INT8 and FP32 conv / '
+        'MatMul layers (same --threads) and print, per OpenVINO network, '
+        'its 1-bit / INT8 / FP32 GMACs, the time they take at those peaks '
+        '(the machine limit; network only) and how far the measured '
+        'network time is above it')
+    parser.add_argument(
+        '--peak-repeats', type=int, default=None, metavar='N',
+        help='with --hardware-limit: timed calls per peak layer; the peak '
+        'of a layer is their median (default 10)')
+    parser.add_argument(
         '--fast-roi-align', action='store_true',
         help='with --backend openvino: the OpenVINO rows\' RoIAlign (run in '
         'PyTorch) on mmbnn\'s equal-valued kernel, which the mmbnn kernel '
@@ -178,6 +206,9 @@ def main() -> None:
     if args.int8_scope is not None and not args.int8:
         raise SystemExit('--int8-scope applies to --int8')
     check_profile_backend(args.profile, args.backend)
+    check_hardware_limit_backend(args.hardware_limit, args.backend)
+    if args.peak_repeats is not None and not args.hardware_limit:
+        raise SystemExit('--peak-repeats applies to --hardware-limit')
     if args.fast_roi_align and not xnor.is_available():
         raise SystemExit('--fast-roi-align needs the built kernel: '
                          f'{xnor.import_error()}')
@@ -188,6 +219,7 @@ def main() -> None:
                                ('--repeats', args.repeats, 1),
                                ('--warmup', args.warmup, 0),
                                ('--profile-runs', args.profile_runs, 1),
+                               ('--peak-repeats', args.peak_repeats or 1, 1),
                                ('--threads', args.threads or 1, 1)):
         if value < least:
             raise SystemExit(f'{flag}={value} must be >= {least}')
@@ -225,9 +257,12 @@ def main() -> None:
 
 
 def _run_and_report(args, variants: dict, data: dict, reference: str,
-                    setup_line: str, meta: dict) -> None:
+                    setup_line: str, meta: dict,
+                    cpu_config: Optional[dict] = None) -> None:
     """Time ``variants`` (``args.order``), print the table against the
-    ``reference`` row and write ``--out`` (with ``meta``)."""
+    ``reference`` row and write ``--out`` (with ``meta``); ``cpu_config``:
+    the OpenVINO CPU properties of the networks, for the peak layers of
+    ``--hardware-limit``."""
     shape = tuple(data['inputs'].shape)
     print(setup_line)
     print(f'input {shape} (raw {args.image_size[0]}x{args.image_size[1]} '
@@ -236,6 +271,10 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
           f'{reference.split()[0]} / model')
     rows = benchmark_detectors(variants, args.proposals or (None, ),
                                args.repeats, args.warmup, args.order)
+    for row in rows:
+        size = getattr(variants[row['name']][0], 'ir_size_mb', None)
+        if size is not None:
+            row['ir_size_mb'] = size
     print(format_rows(rows, reference))
     _print_precisions(variants, rows)
     if KERNEL_ROW in variants:
@@ -250,6 +289,9 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
               'inferences after the timed rounds, medians per layer; '
               'network only, first image of the batch):\n')
         print(format_profiles(profiles))
+    if getattr(args, 'hardware_limit', False):
+        meta = dict(meta, peaks=_report_hardware_limit(
+            args, variants, rows, cpu_config or {}))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, fp_config=args.fp_config,
@@ -258,14 +300,41 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
                       indent=2)
 
 
+def _report_hardware_limit(args, variants: dict, rows: list,
+                           cpu_config: dict) -> dict:
+    """Measure the peaks, add the hardware-limit fields to the OpenVINO
+    rows, print their table; returns the peaks."""
+    repeats = args.peak_repeats or DEFAULT_PEAK_REPEATS
+    peaks = measure_peaks(args.threads, repeats=repeats, **cpu_config)
+    limited = []
+    for row in rows:
+        model = variants[row['name']][0]
+        if getattr(model, 'precision_report', None) is None:
+            continue  # not an OpenVINO network
+        row['network_ms'] = row['stages_ms'].get('openvino_network')
+        row.update(limit_fields(row['network_ms'],
+                                network_work(model.network.compiled), peaks))
+        limited.append(row)
+    print(f'\nMachine limit per OpenVINO network (network only: its '
+          f'1-bit / INT8 / FP32 MACs at the best MAC/s of single large '
+          f'layers, measured after the timed rounds, median of {repeats} '
+          f'calls each, threads {args.threads or "default"}; above limit = '
+          'measured network / limit):\n')
+    print(format_hardware_limit(limited, peaks))
+    return peaks
+
+
 def _print_precisions(variants: dict, rows: list) -> None:
     """The conv / FC layers each OpenVINO network runs per precision, and
     with an INT8 row the speed-ups against it."""
     from mmbnn.deploy.int8 import format_precision_report
     for name, (model, _) in variants.items():
         report = getattr(model, 'precision_report', None)
-        if report is not None:
-            print(f'{name}: {format_precision_report(report)}')
+        if report is None:
+            continue
+        size = getattr(model, 'ir_size_mb', None)
+        print(f'{name}: {format_precision_report(report)}' +
+              ('' if size is None else f'; IR {size:.2f} MB'))
     int8 = {row['proposals']: row for row in rows
             if row['name'] == 'INT8 (OpenVINO)'}
     for row in rows:
@@ -307,7 +376,8 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         dict(backend='openvino', threads=args.threads,
              openvino=ov.__version__,
              int8_scope=(args.int8_scope or DEFAULT_INT8_SCOPE)
-             if args.int8 else None))
+             if args.int8 else None),
+        cpu_config=dict(CPU_DENORMALS_OPTIMIZATION=flushed))
 
 
 if __name__ == '__main__':
