@@ -209,7 +209,8 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
                       fast_roi_align: bool = False,
                       int8: bool = False,
                       profile: bool = False,
-                      int8_scope: Optional[str] = None
+                      int8_scope: Optional[str] = None,
+                      roi_head_openvino: bool = False
                       ) -> Dict[str, Tuple[nn.Module, dict]]:
     """The detectors with their networks on OpenVINO's CPU plugin
     (:class:`~mmbnn.deploy.openvino.OpenVINODetector`), exported for the
@@ -242,6 +243,17 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
             are quantized (``scope`` of :func:`~mmbnn.deploy.int8.
             quantize_int8`; the same on the FP32 network). Defaults to
             :data:`~mmbnn.deploy.int8.DEFAULT_INT8_SCOPE`.
+        roi_head_openvino (bool): Two-stage detectors: every variant also
+            runs its RoI box head (shared FCs, cls / reg FCs) on OpenVINO
+            (:func:`~mmbnn.deploy.openvino_roi_head.use_openvino_box_head`)
+            in the variant's precision: FP32 in the FP32 variants, INT8
+            (every FC, calibrated on the RoI features of the timed batch)
+            in the INT8 ones; RoIAlign and the box post-processing stay in
+            PyTorch. The detector's ``box_head_precision_report`` is its
+            :func:`~mmbnn.deploy.int8.runtime_precision_report`; with
+            ``profile``, ``profiled_box_head`` is its profiling-enabled
+            compilation. Single-stage detectors are left as they are.
+            Defaults to False.
 
     Returns:
         dict: ``{'FP32 (OpenVINO)': ..., ['INT8 (OpenVINO)': ...,]
@@ -294,8 +306,34 @@ def openvino_variants(fp_model: nn.Module, fp_data: dict,
         if fast_roi_align and hasattr(detector, 'roi_head'):
             from ..deploy.fusion import replace_real_ops
             replace_real_ops(detector.roi_head)
+        if roi_head_openvino and detector.two_stage:
+            _openvino_box_head(detector, batch, work_dir, index, threads,
+                               quantize, profile, config)
         variants[name] = (detector, batch)
     return variants
+
+
+def _openvino_box_head(detector: nn.Module, batch: dict, work_dir: str,
+                       index: int, threads: Optional[int], int8: bool,
+                       profile: bool, config: dict) -> None:
+    """Put the box head of an :class:`~mmbnn.deploy.openvino.
+    OpenVINODetector` on OpenVINO (INT8 with ``int8``, calibrated on the
+    RoI features of ``batch``), for :func:`openvino_variants`."""
+    from ..deploy import openvino_graph
+    from ..deploy.int8 import runtime_precision_report
+    from ..deploy.openvino_roi_head import (collect_roi_features,
+                                            use_openvino_box_head)
+    feats = collect_roi_features(detector, batch['inputs'],
+                                 batch['data_samples']) if int8 else None
+    folder = os.path.join(work_dir, f'variant{index}_box_head')
+    os.makedirs(folder, exist_ok=True)
+    head = use_openvino_box_head(detector, folder, threads, int8=int8,
+                                 calib_feats=feats, **config)
+    detector.box_head_precision_report = runtime_precision_report(
+        head.compiled)
+    if profile:
+        detector.profiled_box_head = openvino_graph.compile_model(
+            head.model, threads, **config, **{PERF_COUNT_KEY: True})
 
 
 def ir_size_mb(model, xml_path: str) -> float:
@@ -336,6 +374,25 @@ def check_profile_backend(profile: bool, backend: str) -> None:
             f'--profile needs --backend openvino (got --backend {backend}; '
             "allowed values: 'torch', 'openvino'): it reads OpenVINO's "
             'per-layer performance counters')
+
+
+def check_roi_head_backend(roi_head_openvino: bool, backend: str) -> None:
+    """Refuse ``--roi-head-openvino`` with a backend other than OpenVINO.
+
+    Args:
+        roi_head_openvino (bool): Whether ``--roi-head-openvino`` was
+            given.
+        backend (str): The ``--backend`` value.
+
+    Raises:
+        ValueError: For ``roi_head_openvino`` with a backend other than
+            ``'openvino'``.
+    """
+    if roi_head_openvino and backend != 'openvino':
+        raise ValueError(
+            f'--roi-head-openvino needs --backend openvino (got --backend '
+            f"{backend}; allowed values: 'torch', 'openvino'): it runs the "
+            "RoI box head on OpenVINO's CPU plugin")
 
 
 def layer_category(layer_type: str, precision: str,
@@ -392,14 +449,15 @@ def _parts(compiled, request) -> Iterator[Tuple[object, object]]:
 
 
 def _runtime_layers(compiled) -> Dict[str, dict]:
-    """Name -> runtime precision, output precisions and output shape of
-    each layer of a compiled model's execution graph."""
+    """Name -> layer type, runtime precision, output precisions and output
+    shape of each layer of a compiled model's execution graph."""
     layers = {}
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         shape = op.get_output_partial_shape(0) if op.get_output_size() \
             else None
         layers[op.get_friendly_name()] = dict(
+            type=info['layerType'].astype(str),
             precision=info['runtimePrecision'].astype(str).lower(),
             outputs=info['outputPrecisions'].astype(str).lower().split(','),
             shape=[d.get_length() for d in shape]
@@ -467,11 +525,14 @@ def profile_network(compiled, inputs: Sequence[np.ndarray], runs: int = 5,
             suffix = exec_type.rsplit('_', 1)[-1].lower()
             known = dict(precision=suffix, outputs=[suffix], shape=None)
         values = values + [0.0] * (runs - len(values))
+        # the execution graph's layer type where known: the profiling info
+        # names some primitives by their implementation (an INT8 FC of a
+        # dynamic-shape network is a 'FullyConnectedQuantizedLegacy')
         layers.append(dict(
             name=name, type=layer_type, exec_type=exec_type,
             precision=known['precision'],
-            category=layer_category(layer_type, known['precision'],
-                                    known['outputs']),
+            category=layer_category(known.get('type', layer_type),
+                                    known['precision'], known['outputs']),
             shape=known['shape'], ms=statistics.median(values)))
     categories = {c: dict(layers=0, ms=0.0) for c in PROFILE_CATEGORIES}
     for layer in layers:
@@ -488,6 +549,12 @@ def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
     :func:`openvino_variants` (``profile=True``) that has a
     ``profiled_network``, on the first image of its batch.
 
+    A variant whose RoI box head runs on OpenVINO (``roi_head_openvino``)
+    with a ``profiled_box_head`` has that network profiled too, on the RoI
+    features of its last call with RoIs (the last timed one): its layers
+    (named ``box_head/<layer>``) and times are added to the variant's
+    profile as one more part, and ``box_head_ms`` is their sum.
+
     Returns:
         dict: ``{variant name: profile}``, each also with
         ``binary_by_resolution`` (:func:`binary_by_resolution`).
@@ -499,9 +566,29 @@ def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
             continue
         image = data['inputs'][:1].float().cpu().numpy()
         profile = profile_network(compiled, [image], runs)
+        box_head = getattr(model, 'profiled_box_head', None)
+        head = _submodule(model, 'roi_head.bbox_head')
+        feats = getattr(head, 'last_input', None)
+        if box_head is not None and feats is not None:
+            _add_part(profile, profile_network(box_head, [feats], runs),
+                      'box_head')
         profile['binary_by_resolution'] = binary_by_resolution(profile)
         profiles[name] = profile
     return profiles
+
+
+def _add_part(profile: dict, part: dict, prefix: str) -> None:
+    """Add the layers and times of the :func:`profile_network` profile
+    ``part`` to ``profile`` (its layers named ``prefix/<layer>``; the sum
+    of its times as ``<prefix>_ms``)."""
+    for layer in part['layers']:
+        name = layer['name'].lstrip('/')
+        profile['layers'].append(dict(layer, name=f'{prefix}/{name}'))
+    for category, entry in part['categories'].items():
+        profile['categories'][category]['layers'] += entry['layers']
+        profile['categories'][category]['ms'] += entry['ms']
+    profile['total_ms'] += part['total_ms']
+    profile[f'{prefix}_ms'] = part['total_ms']
 
 
 def binary_by_resolution(profile: dict) -> List[dict]:
@@ -550,6 +637,10 @@ def format_profiles(profiles: Dict[str, dict], top: int = 10) -> str:
     lines.append('| total | ' + ' | '.join(
         f"{profiles[n]['total_ms']:.2f} ({len(profiles[n]['layers'])})"
         for n in names) + ' |')
+    if any('box_head_ms' in profiles[n] for n in names):
+        lines.append('| of which RoI box head | ' + ' | '.join(
+            f"{profiles[n]['box_head_ms']:.2f}" if 'box_head_ms' in
+            profiles[n] else '-' for n in names) + ' |')
     for name in names:
         profile = profiles[name]
         slowest = sorted(profile['layers'],

@@ -39,6 +39,15 @@ its layers per category (BinaryConvolution, INT8 / FP32 conv and FC,
 binarizations, 8-bit quantize / dequantize, reorders, the rest), the
 slowest layers and the BinaryConvolution time per output resolution.
 
+With ``--backend openvino --roi-head-openvino`` a two-stage detector's RoI
+box head (its shared FCs and cls / reg FCs) runs on OpenVINO too, in every
+variant and in the variant's precision (FP32 in the FP32 rows, INT8 in the
+INT8 rows, calibrated on the RoI features of the timed image); RoIAlign and
+the box post-processing stay in PyTorch, and the ``roi_bbox_head`` column is
+the OpenVINO box head. With ``--profile`` its layers are profiled as one
+more part of each network (on the RoI features of the last timed call).
+Single-stage detectors are left as they are (with a note).
+
 With ``--backend openvino --hardware-limit`` the run also measures, after
 the timed rounds and with the same ``--threads``, the best MAC/s the CPU
 plugin reaches on single large layers (a BinaryConvolution, INT8 and FP32
@@ -71,6 +80,7 @@ from mmengine.runner import load_checkpoint
 from mmbnn.analysis.benchmark_binary_conv import CALL_ORDERS, cpu_name
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
                                                check_profile_backend,
+                                               check_roi_head_backend,
                                                format_profiles, format_rows,
                                                openvino_variants,
                                                prepare_batch,
@@ -150,6 +160,13 @@ def parse_args() -> argparse.Namespace:
         help='with --profile: profiled inferences per network (after one '
         'untimed one); layer times are their medians (default 5)')
     parser.add_argument(
+        '--roi-head-openvino', action='store_true',
+        help='with --backend openvino: two-stage detectors also run their '
+        'RoI box head (shared FCs, cls / reg FCs) on OpenVINO, every '
+        'variant in its own precision (FP32 rows FP32, INT8 rows INT8); '
+        'RoIAlign and the box post-processing stay in PyTorch. Ignored '
+        '(with a note) for single-stage detectors')
+    parser.add_argument(
         '--hardware-limit', action='store_true',
         help='with --backend openvino: after the timed rounds, measure the '
         'best MAC/s of single BinaryConvolution, INT8 and FP32 conv / '
@@ -206,6 +223,7 @@ def main() -> None:
     if args.int8_scope is not None and not args.int8:
         raise SystemExit('--int8-scope applies to --int8')
     check_profile_backend(args.profile, args.backend)
+    check_roi_head_backend(args.roi_head_openvino, args.backend)
     check_hardware_limit_backend(args.hardware_limit, args.backend)
     if args.peak_repeats is not None and not args.hardware_limit:
         raise SystemExit('--peak-repeats applies to --hardware-limit')
@@ -287,7 +305,9 @@ def _run_and_report(args, variants: dict, data: dict, reference: str,
         print(f'\nOpenVINO performance counters per network (separate '
               f'profiling-enabled compilations, {args.profile_runs} '
               'inferences after the timed rounds, medians per layer; '
-              'network only, first image of the batch):\n')
+              'network only, first image of the batch' +
+              ('; with the RoI box head on the RoI features of the last '
+               'timed call' if args.roi_head_openvino else '') + '):\n')
         print(format_profiles(profiles))
     if getattr(args, 'hardware_limit', False):
         meta = dict(meta, peaks=_report_hardware_limit(
@@ -333,8 +353,11 @@ def _print_precisions(variants: dict, rows: list) -> None:
         if report is None:
             continue
         size = getattr(model, 'ir_size_mb', None)
+        box_head = getattr(model, 'box_head_precision_report', None)
         print(f'{name}: {format_precision_report(report)}' +
-              ('' if size is None else f'; IR {size:.2f} MB'))
+              ('' if size is None else f'; IR {size:.2f} MB') +
+              ('' if box_head is None else
+               f'; RoI box head: {format_precision_report(box_head)}'))
     int8 = {row['proposals']: row for row in rows
             if row['name'] == 'INT8 (OpenVINO)'}
     for row in rows:
@@ -356,12 +379,20 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
     import openvino as ov
     cfg, binary = _model(args.config, args.checkpoint, args.cfg_options)
     data = prepare_batch(binary, cfg, args.image_size, args.batch)
+    roi_head_openvino = args.roi_head_openvino
+    if roi_head_openvino and not (getattr(binary, 'with_roi_head', False)
+                                  and getattr(fp_model, 'with_roi_head',
+                                              False)):
+        print('note: --roi-head-openvino ignored: single-stage detectors '
+              'have no RoI box head')
+        roi_head_openvino = args.roi_head_openvino = False
     with tempfile.TemporaryDirectory() as work_dir:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
             args.with_float_binary, flush_denormals=flushed,
             fast_roi_align=args.fast_roi_align, int8=args.int8,
-            profile=args.profile, int8_scope=args.int8_scope)
+            profile=args.profile, int8_scope=args.int8_scope,
+            roi_head_openvino=roi_head_openvino)
     if xnor.is_available() and not args.no_fuse:
         # mmbnn's own XNOR kernel path, timed in the same rounds
         variants[KERNEL_ROW] = (convert_to_deploy(
@@ -372,8 +403,10 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         f'{ov.__version__}; threads {args.threads or "default"}; '
         f'denormals flushed: {flushed}' +
         (f'; int8 scope: {args.int8_scope or DEFAULT_INT8_SCOPE}'
-         if args.int8 else ''),
+         if args.int8 else '') +
+        ('; RoI box head on OpenVINO' if roi_head_openvino else ''),
         dict(backend='openvino', threads=args.threads,
+             roi_head_openvino=roi_head_openvino,
              openvino=ov.__version__,
              int8_scope=(args.int8_scope or DEFAULT_INT8_SCOPE)
              if args.int8 else None),

@@ -1,0 +1,252 @@
+# Copyright (c) mmbnn contributors. All rights reserved.
+"""A two-stage detector's RoI box head (its shared FCs and the cls / reg
+FCs, mmdet's ``Shared2FCBBoxHead``) on OpenVINO's CPU plugin, optionally in
+INT8.
+
+The box head's tensor part (:class:`BoxHeadTensorPart`: RoI features
+``(N, C, 7, 7)``, the RoI extractor's output, to ``(cls_score,
+bbox_pred)``) is exported to ONNX with a dynamic first dimension (the number
+of RoIs), converted to OpenVINO, optionally quantized with NNCF
+(:func:`~mmbnn.deploy.int8.quantize_int8`, every FC, calibrated on RoI
+features the detector itself produces: :func:`collect_roi_features`) and
+compiled. :func:`use_openvino_box_head` puts an :class:`OpenVINOBoxHead` in
+place of ``roi_head.bbox_head``: mmdet's ``StandardRoIHead._bbox_forward``
+calls it for the raw outputs, and everything else of the head (RoIAlign
+before it, ``predict_by_feat`` after it) runs in PyTorch as before, so the
+detections have the same format. It works with any detector whose RoI head
+calls ``roi_head.bbox_head`` (e.g. an
+:class:`~mmbnn.deploy.openvino.OpenVINODetector`, whatever the precision of
+its network, or the PyTorch detector itself).
+"""
+import os.path as osp
+import tempfile
+import warnings
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .onnx_export import ONNX_OPSET
+from .openvino_graph import compile_model
+
+#: names of the box head network's input and outputs
+BOX_HEAD_INPUT = 'roi_feats'
+BOX_HEAD_OUTPUTS = ('cls_score', 'bbox_pred')
+#: the ONNX file :func:`use_openvino_box_head` writes in its work dir
+BOX_HEAD_ONNX = 'box_head.onnx'
+
+
+class BoxHeadTensorPart(nn.Module):
+    """``roi_feats -> (cls_score, bbox_pred)`` of an mmdet box head (what
+    ``StandardRoIHead._bbox_forward`` gets from ``bbox_head(bbox_feats)``).
+
+    Args:
+        bbox_head (nn.Module): The RoI head's ``bbox_head``.
+    """
+
+    def __init__(self, bbox_head: nn.Module) -> None:
+        super().__init__()
+        self.bbox_head = bbox_head
+
+    def forward(self, roi_feats: Tensor) -> Tuple[Tensor, Tensor]:
+        outs = self.bbox_head(roi_feats)
+        if not (isinstance(outs, tuple) and len(outs) == 2 and
+                all(isinstance(out, Tensor) for out in outs)):
+            raise ValueError(
+                f'{type(self.bbox_head).__name__}.forward does not return '
+                '(cls_score, bbox_pred) tensors; the OpenVINO box head '
+                'supports heads that do (e.g. Shared2FCBBoxHead)')
+        return outs
+
+
+def roi_feature_shape(bbox_head: nn.Module) -> Tuple[int, int, int]:
+    """``(C, H, W)`` of one RoI's features the box head takes: its
+    ``in_channels`` and ``roi_feat_size``."""
+    size = bbox_head.roi_feat_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return (int(bbox_head.in_channels), *map(int, size))
+
+
+def _box_head_of(detector: nn.Module) -> nn.Module:
+    """``detector.roi_head.bbox_head``, or a ValueError saying why the
+    detector has no single box head."""
+    roi_head = getattr(detector, 'roi_head', None)
+    head = getattr(roi_head, 'bbox_head', None)
+    if head is None:
+        raise ValueError(
+            f'{type(detector).__name__} has no roi_head.bbox_head: the '
+            'OpenVINO box head applies to two-stage detectors')
+    if isinstance(head, nn.ModuleList):
+        raise ValueError(
+            f'{type(roi_head).__name__} has {len(head)} box heads (a '
+            'cascade); the OpenVINO box head supports one')
+    return head
+
+
+def export_box_head(bbox_head: nn.Module, path: str) -> None:
+    """Export the box head's tensor part (:class:`BoxHeadTensorPart`) to
+    ONNX, input ``roi_feats`` ``(N, C, H, W)`` with a dynamic ``N``, outputs
+    ``cls_score`` and ``bbox_pred`` ``(N, ...)``.
+
+    Args:
+        bbox_head (nn.Module): The box head (float, in eval mode).
+        path (str): The ``.onnx`` file written.
+    """
+    part = BoxHeadTensorPart(bbox_head).eval()
+    dummy = torch.zeros(2, *roi_feature_shape(bbox_head))
+    rois = {0: 'rois'}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            part, (dummy, ), path, dynamo=False, opset_version=ONNX_OPSET,
+            input_names=[BOX_HEAD_INPUT],
+            output_names=list(BOX_HEAD_OUTPUTS),
+            dynamic_axes={name: rois for name in
+                          (BOX_HEAD_INPUT, *BOX_HEAD_OUTPUTS)},
+            do_constant_folding=True)
+
+
+def collect_roi_features(detector: nn.Module, batch_inputs: Tensor,
+                         batch_data_samples: list) -> List[Tensor]:
+    """The RoI features the detector's box head receives when it predicts
+    on a preprocessed batch (calibration data of the INT8 box head).
+
+    Args:
+        detector (nn.Module): A two-stage detector, or a
+            :class:`~mmbnn.deploy.network_split.NetworkSplitDetector` of
+            one.
+        batch_inputs (Tensor): The preprocessed batch.
+        batch_data_samples (list): Its data samples.
+
+    Returns:
+        list[Tensor]: The box head's input of each of its calls (one per
+        batch: ``(N, C, H, W)``, the RoIs of all images).
+    """
+    head = _box_head_of(detector)
+    feats: List[Tensor] = []
+    hook = head.register_forward_pre_hook(
+        lambda module, args: feats.append(args[0].detach().float().clone()))
+    try:
+        with torch.no_grad():
+            detector.predict(batch_inputs, batch_data_samples)
+    finally:
+        hook.remove()
+    return feats
+
+
+class OpenVINOBoxHead(nn.Module):
+    """A box head whose ``forward`` runs a compiled OpenVINO network; every
+    other attribute (``predict_by_feat``, ``num_classes``,
+    ``predict_box_type``, ...) is the PyTorch head's.
+
+    Args:
+        torch_head (nn.Module): The PyTorch box head it stands in for.
+        model (openvino.Model): The box head network (for a second
+            compilation, e.g. with performance counters).
+        compiled (openvino.CompiledModel): ``model`` compiled.
+    """
+
+    def __init__(self, torch_head: nn.Module, model, compiled) -> None:
+        super().__init__()
+        self.torch_head = torch_head
+        self.model = model
+        self.compiled = compiled
+        self.request = compiled.create_infer_request()
+        self.out_dims = [
+            int(port.get_partial_shape()[1].get_length())
+            for port in compiled.outputs
+        ]
+        #: the RoI features of the last call with RoIs (float32 array)
+        self.last_input: Optional[np.ndarray] = None
+
+    def forward(self, roi_feats: Tensor) -> Tuple[Tensor, Tensor]:
+        if roi_feats.shape[0] == 0:  # no inference call
+            return tuple(roi_feats.new_zeros((0, dim))
+                         for dim in self.out_dims)
+        array = np.ascontiguousarray(roi_feats.detach().float().cpu().numpy())
+        self.last_input = array
+        results = self.request.infer([array])
+        return tuple(torch.from_numpy(results[port].copy()).to(
+            roi_feats.device) for port in self.compiled.outputs)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == 'torch_head':
+                raise
+            return getattr(self.torch_head, name)
+
+
+def build_box_head_network(bbox_head: nn.Module, onnx_path: str,
+                           calib_feats: Optional[Sequence[Tensor]] = None,
+                           int8: bool = False):
+    """The box head as an OpenVINO model: exported to ``onnx_path``
+    (:func:`export_box_head`), converted, and with ``int8`` quantized
+    (every FC: :func:`~mmbnn.deploy.int8.quantize_int8` with scope
+    ``'all'``; the head has no 1-bit layer) on ``calib_feats``.
+
+    Raises:
+        ValueError: For ``int8`` without calibration features that hold
+            at least one RoI.
+    """
+    import openvino as ov
+    export_box_head(bbox_head, onnx_path)
+    model = ov.convert_model(onnx_path)
+    if int8:
+        from .int8 import quantize_int8
+        inputs = [f.float().cpu().numpy() for f in calib_feats or ()
+                  if f.shape[0] > 0]
+        if not inputs:
+            raise ValueError('the INT8 box head needs calibration RoI '
+                             'features with at least one RoI '
+                             '(calib_feats)')
+        model = quantize_int8(model, inputs, scope='all')
+    return model
+
+
+def use_openvino_box_head(detector: nn.Module, work_dir: Optional[str] = None,
+                          threads: Optional[int] = None,
+                          int8: bool = False,
+                          calib_feats: Optional[Sequence[Tensor]] = None,
+                          **config) -> OpenVINOBoxHead:
+    """Run ``detector.roi_head.bbox_head`` on OpenVINO: build its network
+    (:func:`build_box_head_network`), compile it and put an
+    :class:`OpenVINOBoxHead` in its place (the detector is changed in
+    place; the RoI extractor and ``predict_by_feat`` stay PyTorch's).
+
+    Args:
+        detector (nn.Module): A two-stage detector (PyTorch, or a
+            :class:`~mmbnn.deploy.network_split.NetworkSplitDetector`),
+            eval mode.
+        work_dir (str, optional): Where ``box_head.onnx`` is written (a
+            temporary directory if None).
+        threads (int, optional): OpenVINO's ``INFERENCE_NUM_THREADS``.
+        int8 (bool): Quantize the box head's FCs to INT8. Defaults to
+            False.
+        calib_feats (Sequence[Tensor], optional): With ``int8``: the
+            calibration RoI features, e.g. :func:`collect_roi_features` of
+            the detector on some images.
+        **config: Further CPU properties (:func:`~mmbnn.deploy.
+            openvino_graph.compile_model`).
+
+    Returns:
+        OpenVINOBoxHead: The installed head (``compiled``: its compiled
+        network, for :func:`~mmbnn.deploy.int8.runtime_precision_report`).
+
+    Raises:
+        ValueError: Without a single box head (a single-stage or cascade
+            detector), or for a head whose forward does not return
+            ``(cls_score, bbox_pred)``.
+    """
+    head = _box_head_of(detector)
+    if isinstance(head, OpenVINOBoxHead):
+        head = head.torch_head
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(work_dir or tmp, BOX_HEAD_ONNX)
+        model = build_box_head_network(head.eval(), path, calib_feats, int8)
+    compiled = compile_model(model, threads, **config)
+    wrapper = OpenVINOBoxHead(head, model, compiled)
+    detector.roi_head.bbox_head = wrapper
+    return wrapper
