@@ -28,11 +28,11 @@
 #                    visible GPUs, else its default list)
 #   MAX_JOBS         parallel compiles (default 1); NICE (default 19)
 #   PROBE_SOURCES    for --probe-only (default: roi_align, nms, cudabind)
-# Build time: mmcv has 59 .cu files besides the C++ sources of its CPU
-# build; roi_align_cuda.cu alone took 139 s for one architecture on one
-# core, so expect about 2 CPU-hours for one architecture (e.g.
-# TORCH_CUDA_ARCH_LIST=9.0 for H100/H200) and more for the default list;
-# MAX_JOBS divides that by the cores used.
+# Build time: mmcv 2.1.0 has 58 .cu files besides the C++ sources of its
+# CPU build; for one architecture (TORCH_CUDA_ARCH_LIST=9.0, H100/H200) one
+# core compiled them in about 53 minutes and the C++ files in about 23
+# (docs/en/user_guides/gpu.md); each further architecture adds about 53
+# CPU-minutes; MAX_JOBS divides that by the cores used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
