@@ -341,8 +341,8 @@ def ir_size_mb(model, xml_path: str) -> float:
     float32 kept (``compress_to_fp16=False``; 1-bit weights are stored
     packed, NNCF's INT8 weights as 8-bit constants) to ``xml_path``, then
     the ``.xml`` + ``.bin`` file sizes in MB (10^6 bytes)."""
-    import openvino as ov
-    ov.save_model(model, xml_path, compress_to_fp16=False)
+    from ..deploy.openvino_graph import save_openvino
+    save_openvino(model, xml_path)
     stem = os.path.splitext(xml_path)[0]
     return sum(os.path.getsize(stem + ext) for ext in ('.xml', '.bin')) / 1e6
 

@@ -12,8 +12,10 @@ times single-layer networks built with OpenVINO's opset (a
 ``BinaryConvolution`` behind the 2-level ``FakeQuantize`` binarization of
 exported networks, NNCF-quantized INT8 convs and MatMuls, FP32 ones) and
 keeps each category's best MAC/s. :func:`hardware_limit_ms` is the time the
-network's MACs take at those peaks: a lower bound that ignores everything
-but the conv / FC arithmetic.
+network's MACs take at those peaks: an estimate of what the conv / FC
+arithmetic alone needs, not a guaranteed bound (a layer of the network
+can beat a peak measured on the few sampled shapes, and everything but
+the conv / FC arithmetic is left out).
 """
 import math
 import statistics

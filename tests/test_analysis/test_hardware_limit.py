@@ -185,3 +185,7 @@ def test_hardware_limit_refused_without_openvino(monkeypatch):
     with pytest.raises(SystemExit, match='--peak-repeats applies to '
                        '--hardware-limit'):
         main()
+    monkeypatch.setattr(sys, 'argv', base + [
+        '--backend', 'openvino', '--hardware-limit', '--peak-repeats', '0'])
+    with pytest.raises(SystemExit, match='--peak-repeats=0 must be >= 1'):
+        main()

@@ -163,7 +163,8 @@ def parse_args() -> argparse.Namespace:
         '--roi-head-openvino', action='store_true',
         help='with --backend openvino: two-stage detectors also run their '
         'RoI box head (shared FCs, cls / reg FCs) on OpenVINO, every '
-        'variant in its own precision (FP32 rows FP32, INT8 rows INT8); '
+        'OpenVINO variant in its own precision (FP32 rows FP32, INT8 rows '
+        'INT8; the mmbnn kernel row keeps its PyTorch box head); '
         'RoIAlign and the box post-processing stay in PyTorch. Ignored '
         '(with a note) for single-stage detectors')
     parser.add_argument(
@@ -172,8 +173,9 @@ def parse_args() -> argparse.Namespace:
         'best MAC/s of single BinaryConvolution, INT8 and FP32 conv / '
         'MatMul layers (same --threads) and print, per OpenVINO network, '
         'its 1-bit / INT8 / FP32 GMACs, the time they take at those peaks '
-        '(the machine limit; network only) and how far the measured '
-        'network time is above it')
+        '(the machine limit) and how far the measured network time is '
+        'above it; the main network only (with --roi-head-openvino the box '
+        'head network is not counted)')
     parser.add_argument(
         '--peak-repeats', type=int, default=None, metavar='N',
         help='with --hardware-limit: timed calls per peak layer; the peak '
@@ -233,11 +235,12 @@ def main() -> None:
     if args.backend == 'torch' and not xnor.is_available():
         raise SystemExit('the XNOR kernel is not built: '
                          f'{xnor.import_error()}')
+    peak_repeats = 1 if args.peak_repeats is None else args.peak_repeats
     for flag, value, least in (('--batch', args.batch, 1),
                                ('--repeats', args.repeats, 1),
                                ('--warmup', args.warmup, 0),
                                ('--profile-runs', args.profile_runs, 1),
-                               ('--peak-repeats', args.peak_repeats or 1, 1),
+                               ('--peak-repeats', peak_repeats, 1),
                                ('--threads', args.threads or 1, 1)):
         if value < least:
             raise SystemExit(f'{flag}={value} must be >= {least}')
@@ -324,7 +327,8 @@ def _report_hardware_limit(args, variants: dict, rows: list,
                            cpu_config: dict) -> dict:
     """Measure the peaks, add the hardware-limit fields to the OpenVINO
     rows, print their table; returns the peaks."""
-    repeats = args.peak_repeats or DEFAULT_PEAK_REPEATS
+    repeats = (DEFAULT_PEAK_REPEATS if args.peak_repeats is None else
+               args.peak_repeats)
     peaks = measure_peaks(args.threads, repeats=repeats, **cpu_config)
     limited = []
     for row in rows:
