@@ -358,41 +358,32 @@ PROFILE_CATEGORIES = ('BinaryConvolution', 'INT8 conv/FC', 'FP32 conv/FC',
 INT8_PRECISIONS = ('i8', 'u8')
 
 
-def check_profile_backend(profile: bool, backend: str) -> None:
-    """Refuse ``--profile`` with a backend that has no performance counters.
+#: why each option of ``benchmark_detector.py`` needs ``--backend openvino``
+OPENVINO_ONLY_OPTIONS = {
+    '--profile': "it reads OpenVINO's per-layer performance counters",
+    '--roi-head-openvino': "it runs the RoI box head on OpenVINO's CPU "
+    'plugin',
+    '--hardware-limit': "it counts the MACs of OpenVINO's execution graphs",
+}
+
+
+def check_openvino_only(option: str, given: bool, backend: str) -> None:
+    """Refuse an option of :data:`OPENVINO_ONLY_OPTIONS` with a backend
+    other than OpenVINO.
 
     Args:
-        profile (bool): Whether ``--profile`` was given.
+        option (str): The option, a key of :data:`OPENVINO_ONLY_OPTIONS`.
+        given (bool): Whether it was given.
         backend (str): The ``--backend`` value.
 
     Raises:
-        ValueError: For ``profile`` with a backend other than
-            ``'openvino'``.
+        ValueError: For ``given`` with a backend other than ``'openvino'``.
     """
-    if profile and backend != 'openvino':
+    if given and backend != 'openvino':
         raise ValueError(
-            f'--profile needs --backend openvino (got --backend {backend}; '
-            "allowed values: 'torch', 'openvino'): it reads OpenVINO's "
-            'per-layer performance counters')
-
-
-def check_roi_head_backend(roi_head_openvino: bool, backend: str) -> None:
-    """Refuse ``--roi-head-openvino`` with a backend other than OpenVINO.
-
-    Args:
-        roi_head_openvino (bool): Whether ``--roi-head-openvino`` was
-            given.
-        backend (str): The ``--backend`` value.
-
-    Raises:
-        ValueError: For ``roi_head_openvino`` with a backend other than
-            ``'openvino'``.
-    """
-    if roi_head_openvino and backend != 'openvino':
-        raise ValueError(
-            f'--roi-head-openvino needs --backend openvino (got --backend '
-            f"{backend}; allowed values: 'torch', 'openvino'): it runs the "
-            "RoI box head on OpenVINO's CPU plugin")
+            f'{option} needs --backend openvino (got --backend {backend}; '
+            f"allowed values: 'torch', 'openvino'): "
+            f'{OPENVINO_ONLY_OPTIONS[option]}')
 
 
 def layer_category(layer_type: str, precision: str,

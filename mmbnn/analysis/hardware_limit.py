@@ -311,20 +311,6 @@ def measure_peaks(threads: Optional[int] = None,
     return {c: peaks[c] for c in WORK_CATEGORIES if c in peaks}
 
 
-def check_hardware_limit_backend(hardware_limit: bool, backend: str) -> None:
-    """Refuse ``--hardware-limit`` with a backend other than OpenVINO.
-
-    Raises:
-        ValueError: For ``hardware_limit`` with a backend other than
-            ``'openvino'``.
-    """
-    if hardware_limit and backend != 'openvino':
-        raise ValueError(
-            f'--hardware-limit needs --backend openvino (got --backend '
-            f"{backend}; allowed values: 'torch', 'openvino'): it counts "
-            "the MACs of OpenVINO's execution graphs")
-
-
 def limit_fields(network_ms: Optional[float], work: Mapping[str, int],
                  peaks: Mapping[str, Union[float, Mapping]]) -> dict:
     """The hardware-limit columns of one benchmark row.

@@ -11,7 +11,7 @@ import pytest
 
 from mmbnn.analysis.benchmark_detector import (PROFILE_CATEGORIES,
                                                binary_by_resolution,
-                                               check_profile_backend,
+                                               check_openvino_only,
                                                layer_category)
 
 from ..conftest import REPO_ROOT
@@ -56,8 +56,8 @@ def test_binary_by_resolution_groups_and_shares():
 def test_profile_refused_without_openvino():
     with pytest.raises(ValueError, match="--profile needs --backend "
                        "openvino.*'torch', 'openvino'"):
-        check_profile_backend(True, 'torch')
-    check_profile_backend(False, 'torch')
+        check_openvino_only('--profile', True, 'torch')
+    check_openvino_only('--profile', False, 'torch')
     done = _run('--profile')
     assert done.returncode != 0
     assert 'ValueError: --profile needs --backend openvino' in done.stderr

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmbnn.analysis.benchmark_detector import (openvino_variants,
+from mmbnn.analysis.benchmark_detector import (check_openvino_only,
+                                               openvino_variants,
                                                prepare_batch)
 from mmbnn.analysis.hardware_limit import (WORK_CATEGORIES,
-                                           check_hardware_limit_backend,
                                            format_hardware_limit,
                                            hardware_limit_ms, limit_fields,
                                            measure_peaks, network_work)
@@ -171,9 +171,9 @@ def test_measure_peaks_tiny_layers():
 def test_hardware_limit_refused_without_openvino(monkeypatch):
     with pytest.raises(ValueError, match="--hardware-limit needs --backend "
                        "openvino.*'torch', 'openvino'"):
-        check_hardware_limit_backend(True, 'torch')
-    check_hardware_limit_backend(False, 'torch')
-    check_hardware_limit_backend(True, 'openvino')
+        check_openvino_only('--hardware-limit', True, 'torch')
+    check_openvino_only('--hardware-limit', False, 'torch')
+    check_openvino_only('--hardware-limit', True, 'openvino')
     main = runpy.run_path(TOOL)['main']
     base = [TOOL, BINARY, '--fp-config', FP]
     # refused before any model is built

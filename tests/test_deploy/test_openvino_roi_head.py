@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from mmbnn.analysis.benchmark_detector import (PERF_COUNT_KEY,
-                                               check_roi_head_backend,
+                                               check_openvino_only,
                                                format_profiles,
                                                openvino_variants,
                                                prepare_batch,
@@ -219,9 +219,9 @@ def test_profile_includes_box_head(binary_detector):
 def test_roi_head_openvino_refused_without_openvino(monkeypatch):
     with pytest.raises(ValueError, match="--roi-head-openvino needs "
                        "--backend openvino.*'torch', 'openvino'"):
-        check_roi_head_backend(True, 'torch')
-    check_roi_head_backend(False, 'torch')
-    check_roi_head_backend(True, 'openvino')
+        check_openvino_only('--roi-head-openvino', True, 'torch')
+    check_openvino_only('--roi-head-openvino', False, 'torch')
+    check_openvino_only('--roi-head-openvino', True, 'openvino')
     main = runpy.run_path(TOOL)['main']
     # refused before any model is built
     monkeypatch.setattr(sys, 'argv', [TOOL, BINARY, '--fp-config', FP,

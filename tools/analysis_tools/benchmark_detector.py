@@ -79,14 +79,12 @@ from mmengine.runner import load_checkpoint
 
 from mmbnn.analysis.benchmark_binary_conv import CALL_ORDERS, cpu_name
 from mmbnn.analysis.benchmark_detector import (benchmark_detectors,
-                                               check_profile_backend,
-                                               check_roi_head_backend,
+                                               check_openvino_only,
                                                format_profiles, format_rows,
                                                openvino_variants,
                                                prepare_batch,
                                                profile_variants)
-from mmbnn.analysis.hardware_limit import (check_hardware_limit_backend,
-                                           format_hardware_limit,
+from mmbnn.analysis.hardware_limit import (format_hardware_limit,
                                            limit_fields, measure_peaks,
                                            network_work)
 from mmbnn.deploy import convert_to_deploy
@@ -224,9 +222,10 @@ def main() -> None:
         raise SystemExit('--int8 applies to --backend openvino')
     if args.int8_scope is not None and not args.int8:
         raise SystemExit('--int8-scope applies to --int8')
-    check_profile_backend(args.profile, args.backend)
-    check_roi_head_backend(args.roi_head_openvino, args.backend)
-    check_hardware_limit_backend(args.hardware_limit, args.backend)
+    for option, given in (('--profile', args.profile),
+                          ('--roi-head-openvino', args.roi_head_openvino),
+                          ('--hardware-limit', args.hardware_limit)):
+        check_openvino_only(option, given, args.backend)
     if args.peak_repeats is not None and not args.hardware_limit:
         raise SystemExit('--peak-repeats applies to --hardware-limit')
     if args.fast_roi_align and not xnor.is_available():
