@@ -9,7 +9,8 @@
 #       configs/cls/glyph_cls/bireal18_ste_glyph_cls.py --seeds 0 \
 #       --work-dir work_dirs/glyph_cls
 #   python tools/train.py configs/bench/faster_rcnn_r18_fp_bench.py
-#   python tools/train.py configs/distill/faster_rcnn_r18_w32_kd_ste_glyphcls_bench.py
+#   python tools/train.py \
+#       configs/distill/faster_rcnn_r18_w32_kd_ste_glyphcls_bench.py
 _base_ = [
     '../bench/faster_rcnn_r18_w32_ste_glyphcls_bench.py',
     '../_base_/distill.py'

@@ -26,6 +26,7 @@ from .packing import pack_signs
 # SSE4.1 (4 on AVX-512): the largest left / right padding it takes
 JIT_UR_W = 2
 FLT_LOWEST = float(np.finfo(np.float32).min)
+FLT_MIN = np.float32(np.finfo(np.float32).tiny)  # smallest normal
 # runtime layer types counted by :func:`runtime_conv_report`
 FLOAT_CONV_TYPES = ('Convolution', 'GroupConvolution', 'Deconvolution')
 
@@ -38,13 +39,31 @@ def _ops():
 
 def threshold_below(threshold: np.ndarray) -> np.ndarray:
     """The largest float32 below each threshold: ``x > t'`` is
-    ``x >= t`` for every float32 ``x``."""
+    ``x >= t`` for every normal float32 ``x``.
+
+    ``t'`` is never a denormal number: a threshold of 0 gives the
+    smallest normal negative number instead of the largest negative
+    denormal. With flush-to-zero / denormals-are-zero arithmetic (OpenVINO's
+    ``CPU_DENORMALS_OPTIMIZATION``, which also stays set for later networks
+    of the process) a denormal ``t'`` would read as 0 and an input of
+    exactly 0 would binarize to -1. Only denormal inputs next to such a
+    threshold binarize differently from ``sign(x - t)``, as they would under
+    flush-to-zero.
+    """
     threshold = np.asarray(threshold, dtype=np.float32)
     if not np.all(np.isfinite(threshold)) or np.any(
             threshold <= np.float32(FLT_LOWEST)):
         raise ValueError('activation thresholds must be finite and above '
                          'the lowest float32')
-    return np.nextafter(threshold, np.float32(-np.inf)).astype(np.float32)
+    below = np.nextafter(threshold, np.float32(-np.inf)).astype(np.float32)
+    # denormals found by their bits: float comparisons would themselves
+    # flush them while denormals-are-zero is set
+    bits = below.view(np.uint32)
+    denormal = ((bits & 0x7F800000) == 0) & ((bits & 0x007FFFFF) != 0)
+    negative = (bits >> 31) == 1
+    below[denormal & negative] = -FLT_MIN
+    below[denormal & ~negative] = 0
+    return below
 
 
 def jit_supports_padding(in_size: Tuple[int, int],

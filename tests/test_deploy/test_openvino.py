@@ -425,11 +425,14 @@ def test_onnx_rprelu_equals_rprelu():
                                    rtol=0, atol=1e-6)
 
 
-def test_build_binary_conv_geometries():
+# flushing second: OpenVINO leaves the flag set for the rest of the process
+@pytest.mark.parametrize('flush_denormals', [False, True])
+def test_build_binary_conv_geometries(flush_denormals):
     """Single layers against ``conv(sign(x - b), sign(W))``, exactly:
     strides, odd sizes, 1x1, the largest JIT padding, a padding the JIT
     kernel refuses (explicit padding + correction), thresholds at 0 and
-    inputs exactly on the threshold (``sign(0) = +1``)."""
+    inputs exactly on the threshold (``sign(0) = +1``), with and without
+    flush-to-zero arithmetic."""
     import openvino as ov
     gen = torch.Generator().manual_seed(0)
     # (in, out, kernel, stride, padding, dilation, size)
@@ -457,7 +460,8 @@ def test_build_binary_conv_geometries():
             None, s, p, d)))
     assert not ovd.jit_supports_padding((19, 19), (3, 3), (1, 1), (6, 6),
                                         (6, 6))
-    compiled = ovd.compile_model(ov.Model(outputs, params))
+    compiled = ovd.compile_model(ov.Model(outputs, params),
+                                 CPU_DENORMALS_OPTIMIZATION=flush_denormals)
     assert len(ovd.runtime_conv_report(compiled)['binary']) == len(cases)
     results = compiled([x.numpy() for x, _ in expected])
     for i, (_, ref) in enumerate(expected):
@@ -531,6 +535,32 @@ def test_unsupported_layers_are_named():
             np.ones(4), np.zeros(4), (1, 1), (1, 1), (1, 1), name='c')
     with pytest.raises(ValueError, match='thresholds must be finite'):
         ovd.threshold_below(np.array([np.inf], np.float32))
+
+
+def test_threshold_below_is_never_denormal():
+    """``x > t'`` is ``x >= t`` for normal thresholds and inputs; ``t'`` is
+    0 or a normal number (read from its bits: float comparisons flush
+    denormals once OpenVINO has set denormals-are-zero in this process),
+    so flush-to-zero cannot move it onto an input of 0."""
+    tiny = np.finfo(np.float32).tiny
+    denormal = np.uint32(3).view(np.float32)
+    normal = np.array([0.0, -0.0, 0.3, -0.3, tiny, -tiny, 2 * tiny],
+                      np.float32)
+    below = ovd.threshold_below(np.concatenate([normal,
+                                                [denormal, -denormal]]))
+    bits = below.view(np.uint32)
+    exponent, mantissa = bits & 0x7F800000, bits & 0x007FFFFF
+    assert np.all((exponent != 0) | (mantissa == 0))
+    # a denormal threshold counts as 0 on either side
+    assert below[-2] == 0 and bits[-2] == 0
+    assert bits[-1] == bits[0] == np.float32(-tiny).view(np.uint32)
+    inputs = np.array([0.0, -tiny, tiny, 0.3, -0.3,
+                       np.nextafter(np.float32(0.3), np.float32(0)),
+                       np.nextafter(np.float32(-0.3), np.float32(-1)), 1.0,
+                       -1.0, 2 * tiny, 3 * tiny], np.float32)
+    for t, t_below in zip(normal, below):
+        np.testing.assert_array_equal(inputs > t_below, inputs - t >= 0,
+                                      err_msg=f'threshold {t!r}')
 
 
 def test_export_info_is_required(tmp_path):
