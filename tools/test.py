@@ -8,7 +8,7 @@
         [--openvino-shape {per-input,fixed}]
         [--int8 [--calib-images N] [--int8-scope S] |
          --openvino-model MODEL.xml]
-        [--openvino-threads N]
+        [--openvino-threads N] [--roi-head-openvino]
 
 CHECKPOINT may be a deploy checkpoint of ``tools/deploy/export.py``: the
 packed model is then evaluated on CPU (``--deploy-backend {auto,kernel,
@@ -21,6 +21,9 @@ openvino``, ``--int8`` quantizes the exported network to INT8 first (as
 images of the config's test or val dataset) and ``--openvino-model``
 evaluates a prebuilt IR of ``tools/deploy/export_onnx.py`` (float or INT8)
 instead, its inputs and outputs checked against the config's export.
+``--roi-head-openvino`` also runs a two-stage detector's RoI box head on
+OpenVINO (in INT8 when the network is INT8), as ``benchmark_detector.py
+--roi-head-openvino`` times it.
 """
 import argparse
 import os
@@ -98,6 +101,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--openvino-threads', type=int, default=None, metavar='N',
         help='with --deploy-backend openvino: OpenVINO inference threads')
+    parser.add_argument(
+        '--roi-head-openvino', action='store_true',
+        help='with --deploy-backend openvino, two-stage detectors: the RoI '
+        'box head\'s FCs run on OpenVINO too, in INT8 when the network is '
+        '(--int8 or an INT8 --openvino-model; calibrated on the RoI '
+        'features of as many images as the network)')
     # torch.distributed.launch passes --local-rank (torch >= 2.0)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -117,7 +126,8 @@ def main(argv=None) -> None:
         openvino_shape=args.openvino_shape, int8=args.int8,
         calib_images=args.calib_images, int8_scope=args.int8_scope,
         openvino_model=args.openvino_model,
-        openvino_threads=args.openvino_threads)
+        openvino_threads=args.openvino_threads,
+        roi_head_openvino=args.roi_head_openvino)
     runner.test()
 
 

@@ -94,7 +94,8 @@ def build_runner(config: str,
                  calib_images: Optional[int] = None,
                  int8_scope: Optional[str] = None,
                  openvino_model: Optional[str] = None,
-                 openvino_threads: Optional[int] = None) -> Runner:
+                 openvino_threads: Optional[int] = None,
+                 roi_head_openvino: bool = False) -> Runner:
     """Build the Runner that trains or tests ``config``, as mmdet's
     ``tools/train.py`` and ``tools/test.py`` do.
 
@@ -145,6 +146,8 @@ def build_runner(config: str,
             (``.xml``, float or INT8) of the config's network to evaluate.
         openvino_threads (int, optional): Test, with
             ``deploy_backend='openvino'``: OpenVINO's inference threads.
+        roi_head_openvino (bool): Test, with ``deploy_backend='openvino'``:
+            the RoI box head on OpenVINO too (INT8 when the network is).
 
     Returns:
         Runner: The runner; call ``.train()`` or ``.test()`` on it.
@@ -163,7 +166,8 @@ def build_runner(config: str,
                       openvino_shape=openvino_shape, int8=int8,
                       calib_images=calib_images, int8_scope=int8_scope,
                       openvino_model=openvino_model,
-                      openvino_threads=openvino_threads)
+                      openvino_threads=openvino_threads,
+                      roi_head_openvino=roi_head_openvino)
     else:
         _check_unused(mode, resume=resume, amp=amp,
                       auto_scale_lr=auto_scale_lr)
@@ -186,7 +190,8 @@ def build_runner(config: str,
                                     calib_images=calib_images,
                                     int8_scope=int8_scope,
                                     openvino_model=openvino_model,
-                                    openvino_threads=openvino_threads)
+                                    openvino_threads=openvino_threads,
+                                    roi_head_openvino=roi_head_openvino)
         if tta and swap is not None:
             raise ValueError(f'--tta needs the config\'s model; got '
                              f'--deploy-backend {deploy_backend} on '

@@ -11,7 +11,9 @@ config's model.
   of the detector in PyTorch (:class:`~mmbnn.deploy.openvino.
   OpenVINODetector`); with ``int8`` that network quantized to INT8 first
   (as ``tools/deploy/export_onnx.py --int8``), with ``openvino_model`` a
-  prebuilt IR of it (float or INT8) in its place;
+  prebuilt IR of it (float or INT8) in its place; with
+  ``roi_head_openvino`` a two-stage detector's RoI box head on OpenVINO too,
+  in the network's precision (:mod:`~mmbnn.deploy.openvino_roi_head`);
 - ``float64``: that network in float64 in PyTorch (:class:`~mmbnn.deploy.
   openvino.Float64NetworkDetector`).
 
@@ -49,7 +51,8 @@ def prepare_test_backend(cfg: Config,
                          calib_images: Optional[int] = None,
                          int8_scope: Optional[str] = None,
                          openvino_model: Optional[str] = None,
-                         openvino_threads: Optional[int] = None
+                         openvino_threads: Optional[int] = None,
+                         roi_head_openvino: bool = False
                          ) -> Optional[ModelSwap]:
     """Set ``cfg`` up to test ``checkpoint`` on ``backend`` and say which
     model replaces the config's.
@@ -89,6 +92,13 @@ def prepare_test_backend(cfg: Config,
             (:func:`~mmbnn.deploy.openvino.network_mismatches`).
         openvino_threads (int, optional): With ``backend='openvino'``:
             OpenVINO's ``INFERENCE_NUM_THREADS`` (default: its own).
+        roi_head_openvino (bool): With ``backend='openvino'``: the RoI box
+            head's FCs run on OpenVINO as well (:func:`~mmbnn.deploy.
+            openvino_roi_head.use_openvino_box_head`), in INT8 when the
+            network is INT8 (``int8`` or an INT8 ``openvino_model``),
+            calibrated on the RoI features of as many images as the
+            network. Two-stage detectors with one box head only. Defaults
+            to False.
 
     Returns:
         Callable | None: Builds the model to evaluate in place of the
@@ -97,12 +107,14 @@ def prepare_test_backend(cfg: Config,
     Raises:
         ValueError: An unknown ``backend``/``openvino_shape``; an OpenVINO
             option (``openvino_shape``, ``int8``, ``calib_images``,
-            ``openvino_model``, ``openvino_threads``) without
-            ``backend='openvino'``; ``calib_images`` or ``int8_scope``
-            without ``int8``; an unknown ``int8_scope``;
+            ``openvino_model``, ``openvino_threads``,
+            ``roi_head_openvino``) without ``backend='openvino'``;
+            ``calib_images`` or ``int8_scope`` without ``int8``; an
+            unknown ``int8_scope``;
             ``int8`` with ``openvino_model``; ``openvino_shape='per-input'``
             with either; an ``openvino_model`` that is not an existing
-            ``.xml`` file.
+            ``.xml`` file; ``roi_head_openvino`` for a model without a
+            single box head.
         RuntimeError: A swapped model with ``cfg.launcher`` other than
             ``'none'``.
     """
@@ -111,7 +123,12 @@ def prepare_test_backend(cfg: Config,
     if openvino_shape is not None:
         check_choice('openvino_shape', openvino_shape, OPENVINO_SHAPES)
     _check_openvino_options(backend, openvino_shape, int8, calib_images,
-                            openvino_model, openvino_threads, int8_scope)
+                            openvino_model, openvino_threads, int8_scope,
+                            roi_head_openvino)
+    if roi_head_openvino:
+        from .loading import load_student_config
+        from .openvino_roi_head import check_box_head_config
+        check_box_head_config(load_student_config(cfg).model)
     split = backend in SPLIT_BACKENDS
     swap = split or is_deploy_checkpoint(checkpoint)
     launcher = cfg.get('launcher', 'none')
@@ -120,6 +137,7 @@ def prepare_test_backend(cfg: Config,
                 'a deploy checkpoint')
         what += ' --int8' if int8 else ''
         what += ' --openvino-model' if openvino_model else ''
+        what += ' --roi-head-openvino' if roi_head_openvino else ''
         raise RuntimeError(f'{what} is tested in one process on CPU; '
                            f'got --launcher {launcher} (allowed: --launcher '
                            'none)')
@@ -131,19 +149,15 @@ def prepare_test_backend(cfg: Config,
     if backend == 'openvino':
 
         def swap_model() -> nn.Module:
-            from .openvino import OpenVINODetector
             work_dir = osp.join(cfg.work_dir, 'openvino')
-            if int8:
-                return OpenVINODetector.from_checkpoint_int8(
-                    cfg, checkpoint, work_dir, calib_images,
-                    threads=openvino_threads, scope=int8_scope)
-            if openvino_model is not None:
-                return OpenVINODetector.from_openvino_model(
-                    cfg, checkpoint, openvino_model, work_dir,
-                    threads=openvino_threads)
-            return OpenVINODetector.from_checkpoint(
-                cfg, checkpoint, work_dir, threads=openvino_threads,
-                per_shape=openvino_shape != STATIC_SHAPE)
+            detector = _openvino_detector(cfg, checkpoint, work_dir,
+                                          openvino_shape, int8, calib_images,
+                                          int8_scope, openvino_model,
+                                          openvino_threads)
+            if roi_head_openvino:
+                _box_head_on_openvino(detector, cfg, work_dir,
+                                      calib_images, openvino_threads)
+            return detector
     elif backend == 'float64':
 
         def swap_model() -> nn.Module:
@@ -162,11 +176,55 @@ def prepare_test_backend(cfg: Config,
     return swap_model
 
 
+def _openvino_detector(cfg: Config, checkpoint: str, work_dir: str,
+                       openvino_shape: Optional[str], int8: bool,
+                       calib_images: Optional[int],
+                       int8_scope: Optional[str],
+                       openvino_model: Optional[str],
+                       openvino_threads: Optional[int]) -> nn.Module:
+    """The :class:`~mmbnn.deploy.openvino.OpenVINODetector` of
+    ``--deploy-backend openvino`` and its options."""
+    from .openvino import OpenVINODetector
+    if int8:
+        return OpenVINODetector.from_checkpoint_int8(
+            cfg, checkpoint, work_dir, calib_images,
+            threads=openvino_threads, scope=int8_scope)
+    if openvino_model is not None:
+        return OpenVINODetector.from_openvino_model(
+            cfg, checkpoint, openvino_model, work_dir,
+            threads=openvino_threads)
+    return OpenVINODetector.from_checkpoint(
+        cfg, checkpoint, work_dir, threads=openvino_threads,
+        per_shape=openvino_shape != STATIC_SHAPE)
+
+
+def _box_head_on_openvino(detector: nn.Module, cfg: Config, work_dir: str,
+                          calib_images: Optional[int],
+                          threads: Optional[int]) -> None:
+    """Put the detector's box head on OpenVINO in the network's precision:
+    INT8 when the network is INT8 (``--int8``, or a prebuilt INT8 IR),
+    calibrated on the RoI features of as many images of the config's test
+    (or val) dataset as the network was calibrated on."""
+    from .int8 import DEFAULT_CALIB_IMAGES
+    from .loading import load_student_config
+    from .openvino_roi_head import (calibration_roi_features,
+                                    use_openvino_box_head)
+    int8_info = detector.info.get('int8')
+    feats = None
+    if int8_info:
+        feats = calibration_roi_features(
+            detector, load_student_config(cfg), calib_images
+            or int8_info.get('calib_images') or DEFAULT_CALIB_IMAGES)
+    use_openvino_box_head(detector, work_dir, threads,
+                          int8=bool(int8_info), calib_feats=feats)
+
+
 def _check_openvino_options(backend: str, openvino_shape: Optional[str],
                             int8: bool, calib_images: Optional[int],
                             openvino_model: Optional[str],
                             openvino_threads: Optional[int],
-                            int8_scope: Optional[str] = None) -> None:
+                            int8_scope: Optional[str] = None,
+                            roi_head_openvino: bool = False) -> None:
     """Refuse OpenVINO options that do not apply (each named with its
     allowed values)."""
     given = [flag for flag, value in (
@@ -174,7 +232,8 @@ def _check_openvino_options(backend: str, openvino_shape: Optional[str],
         ('--int8', int8), ('--calib-images', calib_images is not None),
         ('--int8-scope', int8_scope is not None),
         ('--openvino-model', openvino_model is not None),
-        ('--openvino-threads', openvino_threads is not None)) if value]
+        ('--openvino-threads', openvino_threads is not None),
+        ('--roi-head-openvino', roi_head_openvino)) if value]
     if given and backend != 'openvino':
         raise ValueError(f'{", ".join(given)} applies to --deploy-backend '
                          f'openvino only; got --deploy-backend {backend}')

@@ -24,7 +24,7 @@ The same applies to a full-precision (``_fp_``) detector: its INT8 network
 is the INT8 baseline.
 """
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -85,29 +85,27 @@ def fit_to_shape(image: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
                          height - image.shape[1]))
 
 
-def calibration_inputs(detector: nn.Module, cfg, shape: Sequence[int],
-                       num_images: int = DEFAULT_CALIB_IMAGES
-                       ) -> List[np.ndarray]:
-    """``num_images`` network inputs from the config's test (or val)
-    dataset: through its pipeline and ``detector.data_preprocessor``, then
-    :func:`fit_to_shape`. The images are spread evenly over the dataset.
+def calibration_batches(detector: nn.Module, cfg,
+                        num_images: int = DEFAULT_CALIB_IMAGES
+                        ) -> Iterator[dict]:
+    """``num_images`` images of the config's test (or val) dataset, spread
+    evenly over it, each as a batch of one through its pipeline and
+    ``detector.data_preprocessor`` (``inputs`` and ``data_samples``).
 
     Args:
         detector (nn.Module): The detector (for its data preprocessor).
         cfg (Config): The config whose dataset is read.
-        shape (Sequence[int]): The network's static input ``(H, W)``.
         num_images (int): How many. Defaults to :data:`DEFAULT_CALIB_IMAGES`.
 
-    Returns:
-        list[np.ndarray]: ``(1, 3, H, W)`` float32 arrays.
+    Yields:
+        dict: A preprocessed batch of one image.
 
     Raises:
         ValueError: Without a dataset (:func:`calibration_dataset_cfg`), or
             with fewer images than ``num_images`` (the key and both counts
-            are named).
+            are named); raised before the first batch.
     """
     from mmdet.registry import DATASETS
-    from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     if num_images < 1:
         raise ValueError(f'calib_images={num_images} must be >= 1')
@@ -119,15 +117,35 @@ def calibration_inputs(detector: nn.Module, cfg, shape: Sequence[int],
             f'{key} has {len(dataset)} images, fewer than the '
             f'{num_images} calibration images asked for (calib_images / '
             '--calib-images)')
-    indices = np.linspace(0, len(dataset) - 1, num_images).round()
-    inputs = []
-    with torch.no_grad():
-        for index in indices.astype(int):
-            batch = detector.data_preprocessor(
-                pseudo_collate([dataset[int(index)]]), False)['inputs']
-            image = fit_to_shape(batch[0].float().cpu(), shape)
-            inputs.append(image[None].numpy())
-    return inputs
+    return _preprocessed(detector, dataset,
+                         np.linspace(0, len(dataset) - 1, num_images).round())
+
+
+def _preprocessed(detector: nn.Module, dataset,
+                  indices: np.ndarray) -> Iterator[dict]:
+    from mmengine.dataset import pseudo_collate
+    for index in indices.astype(int):
+        with torch.no_grad():
+            yield detector.data_preprocessor(
+                pseudo_collate([dataset[int(index)]]), False)
+
+
+def calibration_inputs(detector: nn.Module, cfg, shape: Sequence[int],
+                       num_images: int = DEFAULT_CALIB_IMAGES
+                       ) -> List[np.ndarray]:
+    """The network inputs of :func:`calibration_batches`, each fitted to
+    the static input ``shape`` ``(H, W)`` (:func:`fit_to_shape`).
+
+    Returns:
+        list[np.ndarray]: ``(1, 3, H, W)`` float32 arrays.
+
+    Raises:
+        ValueError: As :func:`calibration_batches`.
+    """
+    return [
+        fit_to_shape(batch['inputs'][0].float().cpu(), shape)[None].numpy()
+        for batch in calibration_batches(detector, cfg, num_images)
+    ]
 
 
 def ignored_types(model) -> List[str]:

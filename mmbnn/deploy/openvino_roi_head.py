@@ -84,6 +84,30 @@ def _box_head_of(detector: nn.Module) -> nn.Module:
     return head
 
 
+def check_box_head_config(model_cfg: dict) -> None:
+    """Refuse, before anything is built, a model config without a single
+    box head (what :func:`use_openvino_box_head` needs).
+
+    Args:
+        model_cfg (dict): The detector's ``model`` config (a distillation
+            config's student).
+
+    Raises:
+        ValueError: Naming ``model.roi_head.bbox_head`` and what the config
+            has instead.
+    """
+    roi_head = model_cfg.get('roi_head', None)
+    head = roi_head.get('bbox_head', None) if roi_head else None
+    if not head:
+        raise ValueError(
+            f'the OpenVINO box head applies to two-stage detectors; model '
+            f'type {model_cfg.get("type")!r} has no model.roi_head.bbox_head')
+    if isinstance(head, (list, tuple)):
+        raise ValueError(
+            f'model.roi_head.bbox_head is a list of {len(head)} box heads (a '
+            'cascade); the OpenVINO box head supports one')
+
+
 def export_box_head(bbox_head: nn.Module, path: str) -> None:
     """Export the box head's tensor part (:class:`BoxHeadTensorPart`) to
     ONNX, input ``roi_feats`` ``(N, C, H, W)`` with a dynamic ``N``, outputs
@@ -132,6 +156,24 @@ def collect_roi_features(detector: nn.Module, batch_inputs: Tensor,
             detector.predict(batch_inputs, batch_data_samples)
     finally:
         hook.remove()
+    return feats
+
+
+def calibration_roi_features(detector: nn.Module, cfg,
+                             num_images: int) -> List[Tensor]:
+    """The box head's RoI features on ``num_images`` images of the
+    config's test (or val) dataset (:func:`~mmbnn.deploy.int8.
+    calibration_batches`), one image at a time: the calibration data of
+    an INT8 box head.
+
+    Raises:
+        ValueError: As :func:`~mmbnn.deploy.int8.calibration_batches`.
+    """
+    from .int8 import calibration_batches
+    feats: List[Tensor] = []
+    for batch in calibration_batches(detector, cfg, num_images):
+        feats += collect_roi_features(detector, batch['inputs'],
+                                      batch['data_samples'])
     return feats
 
 

@@ -3,7 +3,8 @@
 ``--openvino-model``: the binary demo Faster R-CNN (random weights, two
 128x128 demo test images, two calibration images) is quantized and
 evaluated with the config's metric; its INT8 IR given back with
-``--openvino-model`` gives the same metric; an IR of another config is
+``--openvino-model`` gives the same metric; ``--roi-head-openvino`` adds an
+INT8 box head calibrated on those images; an IR of another config is
 refused with its differences named; options that do not apply are refused
 before anything is built."""
 import os.path as osp
@@ -72,6 +73,8 @@ def test_main(monkeypatch):
      r'\(allowed: fixed'),
     (['--deploy-backend', 'openvino', '--openvino-model', 'missing.xml'],
      ValueError, 'must be an existing OpenVINO IR .xml'),
+    (['--roi-head-openvino'], ValueError, '--roi-head-openvino applies to '
+     '--deploy-backend openvino only; got --deploy-backend auto'),
     (['--deploy-backend', 'openvino', '--int8', '--launcher', 'pytorch'],
      RuntimeError, r'--deploy-backend openvino --int8 is tested in one '
      r'process on CPU; got --launcher pytorch \(allowed: --launcher none\)'),
@@ -127,3 +130,109 @@ def test_prebuilt_model_of_another_config_is_refused(setup):
                      work_dir=str(root / 'mismatch'),
                      cfg_options=_options(data),
                      deploy_backend='openvino', openvino_model=xml)
+
+
+def test_int8_box_head_evaluation(setup, monkeypatch):
+    """``--roi-head-openvino --int8``: the box head's FCs run in INT8,
+    calibrated on the RoI features of the calibration images."""
+    from mmbnn.deploy import openvino_roi_head
+    from mmbnn.deploy.int8 import runtime_precision_report
+    root, data, checkpoint = setup
+    calibrated = []
+    build = openvino_roi_head.build_box_head_network
+
+    def recording_build(head, path, calib_feats=None, int8=False):
+        calibrated.append(calib_feats)
+        return build(head, path, calib_feats, int8)
+
+    monkeypatch.setattr(openvino_roi_head, 'build_box_head_network',
+                        recording_build)
+    runner = build_runner(CONFIG, 'test', checkpoint=checkpoint,
+                          work_dir=str(root / 'box_head'),
+                          cfg_options=_options(data),
+                          deploy_backend='openvino', int8=True,
+                          calib_images=CALIB_IMAGES, openvino_threads=1,
+                          roi_head_openvino=True)
+    head = runner.model.roi_head.bbox_head
+    assert isinstance(head, openvino_roi_head.OpenVINOBoxHead)
+    report = runtime_precision_report(head.compiled)
+    assert len(report['int8']) == 4 and report['fp32'] == []
+    # one RoI batch per calibration image, each of the head's input size
+    feats, = calibrated
+    assert len(feats) == CALIB_IMAGES
+    assert all(f.shape[0] > 0 and f.shape[1:] == (head.in_channels, 7, 7)
+               for f in feats)
+    assert 'pascal_voc/mAP' in runner.test()
+
+    # a prebuilt INT8 IR: the box head follows it into INT8, calibrated on
+    # as many images as the IR was
+    calibrated.clear()
+    runner = build_runner(
+        CONFIG, 'test', checkpoint=checkpoint,
+        work_dir=str(root / 'box_head_prebuilt'), cfg_options=_options(data),
+        deploy_backend='openvino', openvino_threads=1,
+        openvino_model=str(root / 'box_head' / 'openvino' /
+                           ovd.INT8_MODEL_NAME), roi_head_openvino=True)
+    head = runner.model.roi_head.bbox_head
+    assert len(runtime_precision_report(head.compiled)['int8']) == 4
+    assert len(calibrated) == 1 and len(calibrated[0]) == CALIB_IMAGES
+
+
+def test_box_head_of_a_single_stage_config_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"model type 'SingleStage.*' has "
+                       r'no model\.roi_head\.bbox_head'):
+        build_runner(OTHER_CONFIG, 'test', checkpoint='none.pth',
+                     work_dir=str(tmp_path), deploy_backend='openvino',
+                     roi_head_openvino=True)
+
+
+ACCURACY_TOOL = osp.join(REPO_ROOT, 'tools/analysis_tools/deploy_accuracy.py')
+
+
+def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
+    """``deploy_accuracy.py``: every backend at every scaling, the INT8 IR
+    built once and reused, the summary the median of the differences."""
+    import json
+    import statistics
+    from mmbnn.deploy import openvino_roi_head
+    root, data, checkpoint = setup
+    heads = []
+    use = openvino_roi_head.use_openvino_box_head
+
+    def recording_use(detector, *args, **kwargs):
+        heads.append(kwargs['int8'])
+        return use(detector, *args, **kwargs)
+
+    monkeypatch.setattr(openvino_roi_head, 'use_openvino_box_head',
+                        recording_use)
+    main = runpy.run_path(ACCURACY_TOOL)['main']
+    out = str(root / 'accuracy.json')
+    assert main([
+        CONFIG, checkpoint, '--backends', 'float64', 'openvino-int8',
+        '--scalings', '3', '--calib-images', str(CALIB_IMAGES),
+        '--roi-head-openvino', '--openvino-threads', '1', '--work-dir',
+        str(root / 'accuracy'), '--out', out, '--cfg-options',
+        *(f'{k}={v}' for k, v in _options(data).items())
+    ]) == 0
+    result = json.load(open(out))
+    # evaluated at scaling 1 first (the INT8 IR is built there)
+    keys = ['1', '1-1*2^-20', '1+1*2^-20']
+    assert sorted(result['scalings']) == sorted(keys)
+    assert result['roi_head_openvino'] is True
+    for backend in ('float64', 'openvino-int8'):
+        assert list(result['maps'][backend]) == keys
+    # an INT8 box head at every scaling (float64 has none)
+    assert heads == [True] * 3
+    assert result['int8_model'].endswith(ovd.INT8_MODEL_NAME)
+    diffs = {k: result['maps']['openvino-int8'][k] -
+             result['maps']['float64'][k] for k in keys}
+    summary = result['summary']['openvino-int8']
+    assert summary['differences'] == pytest.approx(diffs)
+    assert summary['median_difference'] == pytest.approx(
+        statistics.median(diffs.values()))
+    assert 'openvino-int8 - float64: median' in capsys.readouterr().out
+    # refused before anything runs
+    assert main([CONFIG, checkpoint, '--backends', 'float64',
+                 '--roi-head-openvino', '--out', out]) == 1
+    assert '--roi-head-openvino applies to --backends openvino' in \
+        capsys.readouterr().err

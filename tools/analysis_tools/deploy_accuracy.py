@@ -14,7 +14,9 @@ shape), ``openvino-int8`` (the network quantized to INT8 once, at scaling
 1, with ``--calib-images`` images of the config's test or val dataset:
 ``tools/test.py --int8``; the other scalings evaluate that IR:
 ``tools/test.py --openvino-model``) and the ``tools/test.py`` backends of
-deploy checkpoints (``auto``, ``kernel``, ``reference``).
+deploy checkpoints (``auto``, ``kernel``, ``reference``). With
+``--roi-head-openvino`` the OpenVINO backends run a two-stage detector's
+RoI box head on OpenVINO too (INT8 in ``openvino-int8``).
 
 The result is written (atomically) after every evaluation::
 
@@ -108,6 +110,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f'{INT8_BACKEND}: which real convs / FCs are '
                         "quantized (default 'after_binary', as tools/"
                         'test.py --int8-scope)')
+    parser.add_argument('--roi-head-openvino', action='store_true',
+                        help='openvino backends, two-stage detectors: the '
+                        'RoI box head on OpenVINO too, in the network\'s '
+                        'precision (tools/test.py --roi-head-openvino)')
     parser.add_argument('--openvino-threads', type=int, default=None,
                         metavar='N', help='OpenVINO inference threads')
     parser.add_argument('--metric', default=None,
@@ -131,6 +137,11 @@ def main(argv=None) -> int:
             print(f'{flag} applies to --backends {INT8_BACKEND} only',
                   file=sys.stderr)
             return 1
+    if args.roi_head_openvino and not {'openvino', INT8_BACKEND} & set(
+            args.backends):
+        print(f'--roi-head-openvino applies to --backends openvino and '
+              f'{INT8_BACKEND} only', file=sys.stderr)
+        return 1
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'deploy_accuracy',
         osp.splitext(osp.basename(args.config))[0])
@@ -143,7 +154,8 @@ def main(argv=None) -> int:
                   scalings={scaling_key(s): s for s in sorted(scalings)},
                   calib_images=args.calib_images,
                   int8_scope=args.int8_scope,
-                  openvino_threads=args.openvino_threads, maps={},
+                  openvino_threads=args.openvino_threads,
+                  roi_head_openvino=args.roi_head_openvino, maps={},
                   wall_s={})
     int8_model: Optional[str] = None
     # scaling by scaling: the first (1) gives every backend's result early
@@ -158,7 +170,8 @@ def main(argv=None) -> int:
             test_backend = backend
             if backend in ('openvino', INT8_BACKEND):
                 test_backend = 'openvino'
-                kwargs['openvino_threads'] = args.openvino_threads
+                kwargs.update(openvino_threads=args.openvino_threads,
+                              roi_head_openvino=args.roi_head_openvino)
             if backend == INT8_BACKEND:
                 if int8_model is None:
                     kwargs.update(int8=True, calib_images=args.calib_images,
