@@ -66,6 +66,32 @@ def _visualize(cfg: Config, show: bool, wait_time: float,
         vis.test_out_dir = show_dir
 
 
+def _own_visualizer(cfg: Config) -> None:
+    """Rename the config's visualizer when a visualizer of that name exists
+    in this process.
+
+    Runners build their visualizer with ``get_instance(name)``, which
+    returns an existing instance of that name as it is: with mmdet's
+    runtime (``name='visualizer'``) every runner after the first of a
+    process (a test after its training, a tool that runs several) would
+    log its scalars to the first runner's directory.
+    """
+    from mmengine.visualization import Visualizer
+    vis = cfg.get('visualizer', None)
+    if not isinstance(vis, dict) or 'name' not in vis:
+        return  # mmengine names it after the runner's experiment
+    # every Visualizer subclass keeps its own instances
+    taken, classes = set(), [Visualizer]
+    while classes:
+        cls = classes.pop()
+        taken.update(cls._instance_dict)
+        classes += cls.__subclasses__()
+    name, index = vis['name'], 1
+    while name in taken:
+        name, index = f'{vis["name"]}_{index}', index + 1
+    vis['name'] = name
+
+
 def _check_unused(mode: str, **given) -> None:
     """Refuse keywords of the other mode that were given a value."""
     unused = [key for key, value in given.items() if value]
@@ -237,6 +263,7 @@ def build_runner(config: str,
             ]
         if tta:
             _flip_tta(cfg)
+    _own_visualizer(cfg)
     runner = Runner.from_cfg(cfg)
     if swap is not None:
         runner.model = swap()

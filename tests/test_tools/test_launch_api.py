@@ -73,14 +73,16 @@ def test_test_tool_flags(monkeypatch, capsys):
         launcher='none', out='r.pkl', show=True, show_dir='vis',
         wait_time=0.5, tta=True, deploy_backend='openvino',
         openvino_shape='fixed', int8=False, calib_images=None,
-        int8_scope=None, openvino_model=None, openvino_threads=None)),
-        'test']
+        int8_scope=None, openvino_model=None, openvino_threads=None,
+        roi_head_openvino=False)), 'test']
     calls = run('a.py', 'c.pth', '--deploy-backend', 'openvino', '--int8',
                 '--calib-images', '5', '--int8-scope', 'all',
-                '--openvino-threads', '2')
+                '--openvino-threads', '2', '--roi-head-openvino')
     assert {k: calls[0][2][k] for k in (
-        'int8', 'calib_images', 'int8_scope', 'openvino_threads')} == dict(
-            int8=True, calib_images=5, int8_scope='all', openvino_threads=2)
+        'int8', 'calib_images', 'int8_scope', 'openvino_threads',
+        'roi_head_openvino')} == dict(
+            int8=True, calib_images=5, int8_scope='all', openvino_threads=2,
+            roi_head_openvino=True)
     args = parse_args(['a.py', 'c.pth'])
     assert (args.deploy_backend, args.openvino_shape, args.tta,
             args.wait_time) == ('auto', None, False, 2)
@@ -104,6 +106,14 @@ def test_train_keywords(tmp_path, monkeypatch):
     assert runner.cfg.work_dir == str(tmp_path / 'w')
     assert (runner.cfg.resume, runner.cfg.load_from) == (True, 'x.pth')
     assert runner.cfg.optim_wrapper.type == 'SeparateClipOptimWrapper'
+    # every runner of the process logs to its own work dir, though the
+    # config names its visualizer 'visualizer' (mmdet's runtime)
+    first = runner
+    runner = build_runner(CONFIG, 'train', work_dir=str(tmp_path / 'v'))
+    assert runner.visualizer is not first.visualizer
+    assert runner.visualizer.instance_name != first.visualizer.instance_name
+    assert runner.visualizer._vis_backends['LocalVisBackend']._save_dir \
+        .startswith(str(tmp_path / 'v'))
 
 
 def test_test_keywords(tmp_path):
