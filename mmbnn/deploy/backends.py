@@ -95,9 +95,11 @@ def prepare_test_backend(cfg: Config,
         roi_head_openvino (bool): With ``backend='openvino'``: the RoI box
             head's FCs run on OpenVINO as well (:func:`~mmbnn.deploy.
             openvino_roi_head.use_openvino_box_head`), in INT8 when the
-            network is INT8 (``int8`` or an INT8 ``openvino_model``),
-            calibrated on the RoI features of as many images as the
-            network. Two-stage detectors with one box head only. Defaults
+            network is INT8 (``int8`` or an INT8 ``openvino_model``): the
+            ``box_head_int8.xml`` beside ``openvino_model`` when present,
+            else calibrated on the RoI features of as many images as the
+            network and saved as that file in the work dir's ``openvino``
+            folder. Two-stage detectors with one box head only. Defaults
             to False.
 
     Returns:
@@ -156,7 +158,8 @@ def prepare_test_backend(cfg: Config,
                                           openvino_threads)
             if roi_head_openvino:
                 _box_head_on_openvino(detector, cfg, work_dir,
-                                      calib_images, openvino_threads)
+                                      calib_images, openvino_threads,
+                                      openvino_model)
             return detector
     elif backend == 'float64':
 
@@ -200,23 +203,40 @@ def _openvino_detector(cfg: Config, checkpoint: str, work_dir: str,
 
 def _box_head_on_openvino(detector: nn.Module, cfg: Config, work_dir: str,
                           calib_images: Optional[int],
-                          threads: Optional[int]) -> None:
-    """Put the detector's box head on OpenVINO in the network's precision:
-    INT8 when the network is INT8 (``--int8``, or a prebuilt INT8 IR),
-    calibrated on the RoI features of as many images of the config's test
-    (or val) dataset as the network was calibrated on."""
+                          threads: Optional[int],
+                          openvino_model: Optional[str]) -> None:
+    """Put the detector's box head on OpenVINO in the network's precision.
+
+    An INT8 network (``--int8``, or a prebuilt INT8 IR) gets an INT8 box
+    head: the :data:`~mmbnn.deploy.openvino_roi_head.BOX_HEAD_INT8_IR`
+    beside a prebuilt IR when there is one, else one calibrated on the RoI
+    features of as many images of the config's test (or val) dataset as
+    the network was (at most all of them), saved as that file in
+    ``work_dir`` for the next evaluation of the same IR.
+    """
     from .int8 import DEFAULT_CALIB_IMAGES
     from .loading import load_student_config
-    from .openvino_roi_head import (calibration_roi_features,
+    from .openvino_graph import save_openvino
+    from .openvino_roi_head import (BOX_HEAD_INT8_IR,
+                                    calibration_roi_features,
                                     use_openvino_box_head)
     int8_info = detector.info.get('int8')
-    feats = None
-    if int8_info:
-        feats = calibration_roi_features(
-            detector, load_student_config(cfg), calib_images
-            or int8_info.get('calib_images') or DEFAULT_CALIB_IMAGES)
-    use_openvino_box_head(detector, work_dir, threads,
-                          int8=bool(int8_info), calib_feats=feats)
+    if not int8_info:
+        use_openvino_box_head(detector, work_dir, threads)
+        return
+    if openvino_model is not None:
+        beside = osp.join(osp.dirname(openvino_model), BOX_HEAD_INT8_IR)
+        if osp.isfile(beside):
+            use_openvino_box_head(detector, work_dir, threads,
+                                  network=beside)
+            return
+    feats = calibration_roi_features(
+        detector, load_student_config(cfg), calib_images
+        or int8_info.get('calib_images') or DEFAULT_CALIB_IMAGES,
+        cap=calib_images is None)
+    head = use_openvino_box_head(detector, work_dir, threads, int8=True,
+                                 calib_feats=feats)
+    save_openvino(head.model, osp.join(work_dir, BOX_HEAD_INT8_IR))
 
 
 def _check_openvino_options(backend: str, openvino_shape: Optional[str],

@@ -86,8 +86,8 @@ def fit_to_shape(image: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 
 def calibration_batches(detector: nn.Module, cfg,
-                        num_images: int = DEFAULT_CALIB_IMAGES
-                        ) -> Iterator[dict]:
+                        num_images: int = DEFAULT_CALIB_IMAGES,
+                        cap: bool = False) -> Iterator[dict]:
     """``num_images`` images of the config's test (or val) dataset, spread
     evenly over it, each as a batch of one through its pipeline and
     ``detector.data_preprocessor`` (``inputs`` and ``data_samples``).
@@ -96,16 +96,19 @@ def calibration_batches(detector: nn.Module, cfg,
         detector (nn.Module): The detector (for its data preprocessor).
         cfg (Config): The config whose dataset is read.
         num_images (int): How many. Defaults to :data:`DEFAULT_CALIB_IMAGES`.
+        cap (bool): Use all images of a smaller dataset (with a warning)
+            instead of refusing it. Defaults to False.
 
     Yields:
         dict: A preprocessed batch of one image.
 
     Raises:
         ValueError: Without a dataset (:func:`calibration_dataset_cfg`), or
-            with fewer images than ``num_images`` (the key and both counts
-            are named); raised before the first batch.
+            with fewer images than ``num_images`` and no ``cap`` (the key
+            and both counts are named); raised before the first batch.
     """
     from mmdet.registry import DATASETS
+    from mmengine.logging import print_log
     from mmengine.registry import init_default_scope
     if num_images < 1:
         raise ValueError(f'calib_images={num_images} must be >= 1')
@@ -113,10 +116,13 @@ def calibration_batches(detector: nn.Module, cfg,
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     dataset = DATASETS.build(dataset_cfg)
     if len(dataset) < num_images:
-        raise ValueError(
-            f'{key} has {len(dataset)} images, fewer than the '
-            f'{num_images} calibration images asked for (calib_images / '
-            '--calib-images)')
+        message = (f'{key} has {len(dataset)} images, fewer than the '
+                   f'{num_images} calibration images asked for')
+        if not cap:
+            raise ValueError(f'{message} (calib_images / --calib-images)')
+        print_log(f'{message}: calibrating on all {len(dataset)}',
+                  logger='current', level=logging.WARNING)
+        num_images = len(dataset)
     return _preprocessed(detector, dataset,
                          np.linspace(0, len(dataset) - 1, num_images).round())
 
@@ -126,8 +132,9 @@ def _preprocessed(detector: nn.Module, dataset,
     from mmengine.dataset import pseudo_collate
     for index in indices.astype(int):
         with torch.no_grad():
-            yield detector.data_preprocessor(
+            batch = detector.data_preprocessor(
                 pseudo_collate([dataset[int(index)]]), False)
+        yield batch
 
 
 def calibration_inputs(detector: nn.Module, cfg, shape: Sequence[int],

@@ -35,6 +35,11 @@ BOX_HEAD_INPUT = 'roi_feats'
 BOX_HEAD_OUTPUTS = ('cls_score', 'bbox_pred')
 #: the ONNX file :func:`use_openvino_box_head` writes in its work dir
 BOX_HEAD_ONNX = 'box_head.onnx'
+#: the INT8 box head IR saved beside an INT8 network (``tools/test.py
+#: --roi-head-openvino``), reused with that network as ``--openvino-model``
+BOX_HEAD_INT8_IR = 'box_head_int8.xml'
+#: RoIs per image kept for calibrating an INT8 box head
+CALIB_ROIS_PER_IMAGE = 64
 
 
 class BoxHeadTensorPart(nn.Module):
@@ -159,22 +164,85 @@ def collect_roi_features(detector: nn.Module, batch_inputs: Tensor,
     return feats
 
 
-def calibration_roi_features(detector: nn.Module, cfg,
-                             num_images: int) -> List[Tensor]:
+def calibration_roi_features(detector: nn.Module, cfg, num_images: int,
+                             rois_per_image: int = CALIB_ROIS_PER_IMAGE,
+                             cap: bool = False) -> List[Tensor]:
     """The box head's RoI features on ``num_images`` images of the
     config's test (or val) dataset (:func:`~mmbnn.deploy.int8.
     calibration_batches`), one image at a time: the calibration data of
     an INT8 box head.
 
+    Of each image at most ``rois_per_image`` RoIs are kept, drawn without
+    replacement by a generator seeded with the image's position (the same
+    RoIs in every run): a test config's 1000 proposals of 256x7x7 features
+    are 50 MB an image.
+
+    Args:
+        detector (nn.Module): A two-stage detector (or its
+            :class:`~mmbnn.deploy.network_split.NetworkSplitDetector`).
+        cfg (Config): The config whose dataset is read.
+        num_images (int): How many images.
+        rois_per_image (int): RoIs kept per image. Defaults to
+            :data:`CALIB_ROIS_PER_IMAGE`.
+        cap (bool): Use all images of a dataset smaller than
+            ``num_images`` (with a warning) instead of refusing it.
+
+    Returns:
+        list[Tensor]: One ``(n, C, H, W)`` tensor per image with RoIs.
+
     Raises:
-        ValueError: As :func:`~mmbnn.deploy.int8.calibration_batches`.
+        ValueError: As :func:`~mmbnn.deploy.int8.calibration_batches`; when
+            no image gives the box head a RoI.
     """
     from .int8 import calibration_batches
+    if rois_per_image < 1:
+        raise ValueError(f'rois_per_image={rois_per_image}: must be >= 1')
     feats: List[Tensor] = []
-    for batch in calibration_batches(detector, cfg, num_images):
-        feats += collect_roi_features(detector, batch['inputs'],
-                                      batch['data_samples'])
+    batches = calibration_batches(detector, cfg, num_images, cap=cap)
+    for index, batch in enumerate(batches):
+        for feat in collect_roi_features(detector, batch['inputs'],
+                                         batch['data_samples']):
+            if feat.shape[0] > rois_per_image:
+                gen = torch.Generator().manual_seed(index)
+                keep = torch.randperm(feat.shape[0], generator=gen)
+                feat = feat[keep[:rois_per_image].sort().values].clone()
+            if feat.shape[0] > 0:
+                feats.append(feat)
+    if not feats:
+        raise ValueError(
+            f'none of the {num_images} calibration images gave the box head '
+            'a RoI: an INT8 box head needs some (calibrate on more images, '
+            '--calib-images, or check the checkpoint)')
     return feats
+
+
+def check_box_head_network(model, bbox_head: nn.Module, path: str) -> None:
+    """Refuse a box head network whose interface differs from the PyTorch
+    head's: input ``(N, C, H, W)`` of :func:`roi_feature_shape`, outputs
+    ``cls_score`` and ``bbox_pred`` of the head's widths.
+
+    Raises:
+        ValueError: Naming ``path`` and each difference.
+    """
+    shape = model.inputs[0].get_partial_shape()
+    got_in = tuple(d.get_length() if d.is_static else None
+                   for d in list(shape)[1:])
+    want_in = roi_feature_shape(bbox_head)
+    with torch.no_grad():
+        outs = BoxHeadTensorPart(bbox_head.eval())(
+            torch.zeros(1, *want_in))
+    want_out = [int(out.shape[1]) for out in outs]
+    got_out = [port.get_partial_shape()[1].get_length()
+               for port in model.outputs]
+    problems = []
+    if got_in != want_in:
+        problems.append(f'input {got_in} per RoI, the head takes {want_in}')
+    if got_out != want_out:
+        problems.append(f'output widths {got_out}, the head gives '
+                        f'{want_out}')
+    if problems:
+        raise ValueError(f'box head network {path} does not fit this '
+                         f'detector: {"; ".join(problems)}')
 
 
 class OpenVINOBoxHead(nn.Module):
@@ -252,11 +320,12 @@ def use_openvino_box_head(detector: nn.Module, work_dir: Optional[str] = None,
                           threads: Optional[int] = None,
                           int8: bool = False,
                           calib_feats: Optional[Sequence[Tensor]] = None,
+                          network: Optional[str] = None,
                           **config) -> OpenVINOBoxHead:
     """Run ``detector.roi_head.bbox_head`` on OpenVINO: build its network
-    (:func:`build_box_head_network`), compile it and put an
-    :class:`OpenVINOBoxHead` in its place (the detector is changed in
-    place; the RoI extractor and ``predict_by_feat`` stay PyTorch's).
+    (:func:`build_box_head_network`) or read a prebuilt one, compile it and
+    put an :class:`OpenVINOBoxHead` in its place (the detector is changed
+    in place; the RoI extractor and ``predict_by_feat`` stay PyTorch's).
 
     Args:
         detector (nn.Module): A two-stage detector (PyTorch, or a
@@ -270,6 +339,10 @@ def use_openvino_box_head(detector: nn.Module, work_dir: Optional[str] = None,
         calib_feats (Sequence[Tensor], optional): With ``int8``: the
             calibration RoI features, e.g. :func:`collect_roi_features` of
             the detector on some images.
+        network (str, optional): A box head IR (``.xml``) saved from an
+            earlier one (``head.model``); ``int8`` and ``calib_feats`` are
+            then ignored. Its interface is checked against the head
+            (:func:`check_box_head_network`).
         **config: Further CPU properties (:func:`~mmbnn.deploy.
             openvino_graph.compile_model`).
 
@@ -279,15 +352,22 @@ def use_openvino_box_head(detector: nn.Module, work_dir: Optional[str] = None,
 
     Raises:
         ValueError: Without a single box head (a single-stage or cascade
-            detector), or for a head whose forward does not return
-            ``(cls_score, bbox_pred)``.
+            detector), for a head whose forward does not return
+            ``(cls_score, bbox_pred)``, or a ``network`` that does not fit
+            the head.
     """
     head = _box_head_of(detector)
     if isinstance(head, OpenVINOBoxHead):
         head = head.torch_head
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(work_dir or tmp, BOX_HEAD_ONNX)
-        model = build_box_head_network(head.eval(), path, calib_feats, int8)
+    if network is not None:
+        import openvino as ov
+        model = ov.Core().read_model(network)
+        check_box_head_network(model, head, network)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = osp.join(work_dir or tmp, BOX_HEAD_ONNX)
+            model = build_box_head_network(head.eval(), path, calib_feats,
+                                           int8)
     compiled = compile_model(model, threads, **config)
     wrapper = OpenVINOBoxHead(head, model, compiled)
     detector.roi_head.bbox_head = wrapper

@@ -139,6 +139,29 @@ def test_int8_box_head(binary_detector):
                               calib_feats=[feats[0][:0]])
 
 
+def test_saved_box_head_network_is_reused_and_checked(binary_detector,
+                                                      tmp_path):
+    """A saved INT8 box head read back (``network=``) gives the same
+    outputs; one of a head with other widths is refused, naming both."""
+    from mmbnn.deploy.openvino_graph import save_openvino
+    detector, _, feats = binary_detector
+    head = use_openvino_box_head(_copy(detector), threads=1, int8=True,
+                                 calib_feats=feats)
+    path = str(tmp_path / 'box_head_int8.xml')
+    save_openvino(head.model, path)
+    again = use_openvino_box_head(_copy(detector), threads=1, network=path)
+    assert len(runtime_precision_report(again.compiled)['int8']) == NUM_FCS
+    for got, want in zip(again(feats[0]), head(feats[0])):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    other = _copy(detector)
+    torch_head = other.roi_head.bbox_head
+    torch_head.fc_cls = torch.nn.Linear(torch_head.fc_cls.in_features, 3)
+    with pytest.raises(ValueError, match=r'box_head_int8\.xml does not fit '
+                       r'this detector: output widths \[\d+, \d+\], the '
+                       r'head gives \[3, '):
+        use_openvino_box_head(other, network=path)
+
+
 def test_zero_rois_need_no_inference(binary_detector):
     detector, _, feats = binary_detector
     head = use_openvino_box_head(_copy(detector), threads=1)

@@ -134,7 +134,11 @@ def test_prebuilt_model_of_another_config_is_refused(setup):
 
 def test_int8_box_head_evaluation(setup, monkeypatch):
     """``--roi-head-openvino --int8``: the box head's FCs run in INT8,
-    calibrated on the RoI features of the calibration images."""
+    calibrated on at most ``CALIB_ROIS_PER_IMAGE`` RoIs of each calibration
+    image and saved beside the INT8 network; that network as
+    ``--openvino-model`` reuses the saved head, and one without a saved
+    head beside it is calibrated on the IR's own number of images."""
+    import shutil
     from mmbnn.deploy import openvino_roi_head
     from mmbnn.deploy.int8 import runtime_precision_report
     root, data, checkpoint = setup
@@ -147,35 +151,66 @@ def test_int8_box_head_evaluation(setup, monkeypatch):
 
     monkeypatch.setattr(openvino_roi_head, 'build_box_head_network',
                         recording_build)
-    runner = build_runner(CONFIG, 'test', checkpoint=checkpoint,
-                          work_dir=str(root / 'box_head'),
-                          cfg_options=_options(data),
-                          deploy_backend='openvino', int8=True,
-                          calib_images=CALIB_IMAGES, openvino_threads=1,
-                          roi_head_openvino=True)
-    head = runner.model.roi_head.bbox_head
-    assert isinstance(head, openvino_roi_head.OpenVINOBoxHead)
-    report = runtime_precision_report(head.compiled)
-    assert len(report['int8']) == 4 and report['fp32'] == []
+
+    def runner(name, **kwargs):
+        return build_runner(CONFIG, 'test', checkpoint=checkpoint,
+                            work_dir=str(root / name),
+                            cfg_options=_options(data),
+                            deploy_backend='openvino', openvino_threads=1,
+                            roi_head_openvino=True, **kwargs)
+
+    def int8_fcs(runner):
+        head = runner.model.roi_head.bbox_head
+        assert isinstance(head, openvino_roi_head.OpenVINOBoxHead)
+        report = runtime_precision_report(head.compiled)
+        assert report['fp32'] == []
+        return len(report['int8'])
+
+    first = runner('box_head', int8=True, calib_images=CALIB_IMAGES)
+    assert int8_fcs(first) == 4
     # one RoI batch per calibration image, each of the head's input size
     feats, = calibrated
+    head = first.model.roi_head.bbox_head
     assert len(feats) == CALIB_IMAGES
-    assert all(f.shape[0] > 0 and f.shape[1:] == (head.in_channels, 7, 7)
-               for f in feats)
-    assert 'pascal_voc/mAP' in runner.test()
+    assert all(0 < f.shape[0] <= openvino_roi_head.CALIB_ROIS_PER_IMAGE
+               and f.shape[1:] == (head.in_channels, 7, 7) for f in feats)
+    assert 'pascal_voc/mAP' in first.test()
+    folder = root / 'box_head' / 'openvino'
+    assert (folder / openvino_roi_head.BOX_HEAD_INT8_IR).is_file()
 
-    # a prebuilt INT8 IR: the box head follows it into INT8, calibrated on
-    # as many images as the IR was
+    # the INT8 IR as a prebuilt model: its saved box head, no calibration
     calibrated.clear()
-    runner = build_runner(
-        CONFIG, 'test', checkpoint=checkpoint,
-        work_dir=str(root / 'box_head_prebuilt'), cfg_options=_options(data),
-        deploy_backend='openvino', openvino_threads=1,
-        openvino_model=str(root / 'box_head' / 'openvino' /
-                           ovd.INT8_MODEL_NAME), roi_head_openvino=True)
-    head = runner.model.roi_head.bbox_head
-    assert len(runtime_precision_report(head.compiled)['int8']) == 4
+    prebuilt = runner('box_head_prebuilt',
+                      openvino_model=str(folder / ovd.INT8_MODEL_NAME))
+    assert int8_fcs(prebuilt) == 4 and calibrated == []
+    # without a saved head beside it: calibrated on the IR's image count
+    alone = root / 'int8_alone'
+    alone.mkdir()
+    for suffix in ('.xml', '.bin'):
+        name = osp.splitext(ovd.INT8_MODEL_NAME)[0] + suffix
+        shutil.copy(folder / name, alone / name)
+    alone_runner = runner('box_head_alone',
+                          openvino_model=str(alone / ovd.INT8_MODEL_NAME))
+    assert int8_fcs(alone_runner) == 4
     assert len(calibrated) == 1 and len(calibrated[0]) == CALIB_IMAGES
+
+
+def test_calibration_rois_are_capped_and_repeatable(setup):
+    from mmbnn.deploy.openvino_roi_head import calibration_roi_features
+    root, data, checkpoint = setup
+    cfg = load_config(CONFIG, _options(data))
+    detector = build_detector(cfg).eval()
+    first = calibration_roi_features(detector, cfg, CALIB_IMAGES,
+                                     rois_per_image=5)
+    second = calibration_roi_features(detector, cfg, CALIB_IMAGES,
+                                      rois_per_image=5)
+    assert [f.shape[0] for f in first] == [5] * CALIB_IMAGES
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+    # the demo test split has 2 images: 3 are refused unless capped
+    with pytest.raises(ValueError, match='has 2 images, fewer than the 3'):
+        calibration_roi_features(detector, cfg, 3)
+    assert len(calibration_roi_features(detector, cfg, 3, cap=True)) == 2
 
 
 def test_box_head_of_a_single_stage_config_is_refused(tmp_path):
@@ -190,8 +225,9 @@ ACCURACY_TOOL = osp.join(REPO_ROOT, 'tools/analysis_tools/deploy_accuracy.py')
 
 
 def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
-    """``deploy_accuracy.py``: every backend at every scaling, the INT8 IR
-    built once and reused, the summary the median of the differences."""
+    """``deploy_accuracy.py --roi-head-openvino``: every backend at every
+    scaling, the INT8 network and its INT8 box head built once (scaling 1)
+    and reused, the summary the median of the differences."""
     import json
     import statistics
     from mmbnn.deploy import openvino_roi_head
@@ -200,7 +236,7 @@ def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
     use = openvino_roi_head.use_openvino_box_head
 
     def recording_use(detector, *args, **kwargs):
-        heads.append(kwargs['int8'])
+        heads.append((kwargs.get('int8', False), 'network' in kwargs))
         return use(detector, *args, **kwargs)
 
     monkeypatch.setattr(openvino_roi_head, 'use_openvino_box_head',
@@ -221,8 +257,9 @@ def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
     assert result['roi_head_openvino'] is True
     for backend in ('float64', 'openvino-int8'):
         assert list(result['maps'][backend]) == keys
-    # an INT8 box head at every scaling (float64 has none)
-    assert heads == [True] * 3
+    # an INT8 box head quantized at scaling 1, read back at the others
+    # (float64 has none)
+    assert heads == [(True, False), (False, True), (False, True)]
     assert result['int8_model'].endswith(ovd.INT8_MODEL_NAME)
     diffs = {k: result['maps']['openvino-int8'][k] -
              result['maps']['float64'][k] for k in keys}
