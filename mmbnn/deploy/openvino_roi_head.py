@@ -73,20 +73,26 @@ def roi_feature_shape(bbox_head: nn.Module) -> Tuple[int, int, int]:
     return (int(bbox_head.in_channels), *map(int, size))
 
 
-def _box_head_of(detector: nn.Module) -> nn.Module:
-    """``detector.roi_head.bbox_head``, or a ValueError saying why the
-    detector has no single box head."""
+def box_head_error(detector: nn.Module) -> Optional[str]:
+    """Why the detector has no single box head for OpenVINO, or None."""
     roi_head = getattr(detector, 'roi_head', None)
     head = getattr(roi_head, 'bbox_head', None)
     if head is None:
-        raise ValueError(
-            f'{type(detector).__name__} has no roi_head.bbox_head: the '
-            'OpenVINO box head applies to two-stage detectors')
+        return (f'{type(detector).__name__} has no roi_head.bbox_head: the '
+                'OpenVINO box head applies to two-stage detectors')
     if isinstance(head, nn.ModuleList):
-        raise ValueError(
-            f'{type(roi_head).__name__} has {len(head)} box heads (a '
-            'cascade); the OpenVINO box head supports one')
-    return head
+        return (f'{type(roi_head).__name__} has {len(head)} box heads (a '
+                'cascade); the OpenVINO box head supports one')
+    return None
+
+
+def _box_head_of(detector: nn.Module) -> nn.Module:
+    """``detector.roi_head.bbox_head``, or a ValueError saying why the
+    detector has no single box head (:func:`box_head_error`)."""
+    error = box_head_error(detector)
+    if error:
+        raise ValueError(error)
+    return detector.roi_head.bbox_head
 
 
 def check_box_head_config(model_cfg: dict) -> None:

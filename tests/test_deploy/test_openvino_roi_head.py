@@ -253,6 +253,16 @@ def test_roi_head_openvino_refused_without_openvino(monkeypatch):
         main()
 
 
-def test_single_stage_detector_is_refused():
+def test_single_stage_and_cascade_detectors_are_refused():
+    from mmbnn.deploy.openvino_roi_head import box_head_error
     with pytest.raises(ValueError, match='two-stage'):
         use_openvino_box_head(torch.nn.Module())
+    cascade = torch.nn.Module()
+    cascade.roi_head = torch.nn.Module()
+    cascade.roi_head.bbox_head = torch.nn.ModuleList(
+        torch.nn.Linear(2, 2) for _ in range(3))
+    assert box_head_error(cascade) == (
+        'Module has 3 box heads (a cascade); the OpenVINO box head supports '
+        'one')
+    with pytest.raises(ValueError, match='a cascade'):
+        use_openvino_box_head(cascade)

@@ -389,6 +389,12 @@ def _main_openvino(args, fp_model, fp_data, flushed: bool) -> None:
         print('note: --roi-head-openvino ignored: single-stage detectors '
               'have no RoI box head')
         roi_head_openvino = args.roi_head_openvino = False
+    if roi_head_openvino:
+        from mmbnn.deploy.openvino_roi_head import box_head_error
+        for model in (fp_model, binary):
+            error = box_head_error(model)
+            if error:  # e.g. a cascade: refused before any export
+                raise SystemExit(f'--roi-head-openvino: {error}')
     with tempfile.TemporaryDirectory() as work_dir:
         variants = openvino_variants(
             fp_model, fp_data, binary, data, work_dir, args.threads,
