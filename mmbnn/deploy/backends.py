@@ -216,9 +216,7 @@ def _box_head_on_openvino(detector: nn.Module, cfg: Config, work_dir: str,
     """
     from .int8 import DEFAULT_CALIB_IMAGES
     from .loading import load_student_config
-    from .openvino_graph import save_openvino
-    from .openvino_roi_head import (BOX_HEAD_INT8_IR,
-                                    calibration_roi_features,
+    from .openvino_roi_head import (BOX_HEAD_INT8_IR, export_int8_box_head,
                                     use_openvino_box_head)
     int8_info = detector.info.get('int8')
     if not int8_info:
@@ -230,13 +228,12 @@ def _box_head_on_openvino(detector: nn.Module, cfg: Config, work_dir: str,
             use_openvino_box_head(detector, work_dir, threads,
                                   network=beside)
             return
-    feats = calibration_roi_features(
+    path = osp.join(work_dir, BOX_HEAD_INT8_IR)
+    export_int8_box_head(
         detector, load_student_config(cfg), calib_images
-        or int8_info.get('calib_images') or DEFAULT_CALIB_IMAGES,
+        or int8_info.get('calib_images') or DEFAULT_CALIB_IMAGES, path,
         cap=calib_images is None)
-    head = use_openvino_box_head(detector, work_dir, threads, int8=True,
-                                 calib_feats=feats)
-    save_openvino(head.model, osp.join(work_dir, BOX_HEAD_INT8_IR))
+    use_openvino_box_head(detector, work_dir, threads, network=path)
 
 
 def _check_openvino_options(backend: str, openvino_shape: Optional[str],

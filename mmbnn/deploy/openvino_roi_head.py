@@ -222,6 +222,40 @@ def calibration_roi_features(detector: nn.Module, cfg, num_images: int,
     return feats
 
 
+def export_int8_box_head(detector: nn.Module, cfg, num_images: int,
+                         xml_path: str, cap: bool = False):
+    """Quantize the detector's box head to INT8, calibrated on
+    :func:`calibration_roi_features` of ``num_images`` images, and save it
+    as the IR ``xml_path``. Saved as :data:`BOX_HEAD_INT8_IR` beside an
+    INT8 network, it is the box head ``tools/test.py --roi-head-openvino
+    --openvino-model`` runs with that network.
+
+    Args:
+        detector (nn.Module): The detector whose RoI features calibrate
+            the head: the deployed one (e.g. an
+            :class:`~mmbnn.deploy.openvino.OpenVINODetector` of the INT8
+            network), so the head sees the features it will get.
+        cfg (Config): The config whose test (or val) dataset is read.
+        num_images (int): Calibration images.
+        xml_path (str): The ``.xml`` written (with its ``.bin``).
+        cap (bool): See :func:`calibration_roi_features`.
+
+    Returns:
+        openvino.Model: The INT8 box head network.
+    """
+    from .openvino_graph import save_openvino
+    head = _box_head_of(detector)
+    if isinstance(head, OpenVINOBoxHead):
+        head = head.torch_head
+    feats = calibration_roi_features(detector, cfg, num_images, cap=cap)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_box_head_network(head.eval(),
+                                       osp.join(tmp, BOX_HEAD_ONNX), feats,
+                                       int8=True)
+    save_openvino(model, xml_path)
+    return model
+
+
 def check_box_head_network(model, bbox_head: nn.Module, path: str) -> None:
     """Refuse a box head network whose interface differs from the PyTorch
     head's: input ``(N, C, H, W)`` of :func:`roi_feature_shape`, outputs

@@ -232,15 +232,22 @@ def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
     import statistics
     from mmbnn.deploy import openvino_roi_head
     root, data, checkpoint = setup
-    heads = []
+    heads, exports = [], []
     use = openvino_roi_head.use_openvino_box_head
+    export = openvino_roi_head.export_int8_box_head
 
     def recording_use(detector, *args, **kwargs):
-        heads.append((kwargs.get('int8', False), 'network' in kwargs))
+        heads.append(kwargs.get('network'))
         return use(detector, *args, **kwargs)
+
+    def recording_export(detector, cfg, num_images, xml_path, **kwargs):
+        exports.append(xml_path)
+        return export(detector, cfg, num_images, xml_path, **kwargs)
 
     monkeypatch.setattr(openvino_roi_head, 'use_openvino_box_head',
                         recording_use)
+    monkeypatch.setattr(openvino_roi_head, 'export_int8_box_head',
+                        recording_export)
     main = runpy.run_path(ACCURACY_TOOL)['main']
     out = str(root / 'accuracy.json')
     assert main([
@@ -257,9 +264,11 @@ def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
     assert result['roi_head_openvino'] is True
     for backend in ('float64', 'openvino-int8'):
         assert list(result['maps'][backend]) == keys
-    # an INT8 box head quantized at scaling 1, read back at the others
-    # (float64 has none)
-    assert heads == [(True, False), (False, True), (False, True)]
+    # an INT8 box head quantized at scaling 1 beside the INT8 network and
+    # read back at every scaling (float64 has none)
+    assert exports == [osp.join(osp.dirname(result['int8_model']),
+                                openvino_roi_head.BOX_HEAD_INT8_IR)]
+    assert heads == exports * 3
     assert result['int8_model'].endswith(ovd.INT8_MODEL_NAME)
     diffs = {k: result['maps']['openvino-int8'][k] -
              result['maps']['float64'][k] for k in keys}
@@ -273,3 +282,50 @@ def test_deploy_accuracy_with_int8_box_head(setup, monkeypatch, capsys):
                  '--roi-head-openvino', '--out', out]) == 1
     assert '--roi-head-openvino applies to --backends openvino' in \
         capsys.readouterr().err
+
+
+EXPORT_TOOL = osp.join(REPO_ROOT, 'tools/deploy/export_onnx.py')
+
+
+def test_export_writes_the_int8_box_head_test_reuses(setup, monkeypatch,
+                                                     capsys):
+    """``export_onnx.py --int8 --roi-head-openvino`` writes
+    ``box_head_int8.xml`` beside the IR; ``tools/test.py --openvino-model``
+    of that IR runs it without calibrating another."""
+    from mmbnn.deploy import openvino_roi_head
+    from mmbnn.deploy.int8 import runtime_precision_report
+    root, data, checkpoint = setup
+    out = root / 'export'
+    options = [f'{k}={v}' for k, v in _options(data).items()]
+    main = runpy.run_path(EXPORT_TOOL)['main']
+    assert main([CONFIG, checkpoint, str(out / 'det.onnx'), '--openvino',
+                 str(out / 'det.xml'), '--int8', '--calib-images',
+                 str(CALIB_IMAGES), '--roi-head-openvino', '--threads', '1',
+                 '--cfg-options', *options]) == 0
+    printed = capsys.readouterr().out
+    box_head = out / openvino_roi_head.BOX_HEAD_INT8_IR
+    assert f'INT8 box head     : {box_head} (0 BinaryConvolution, 4 INT8, ' \
+        '0 FP32' in printed
+    calibrated = []
+    monkeypatch.setattr(openvino_roi_head, 'calibration_roi_features',
+                        lambda *a, **k: calibrated.append(a))
+    runner = build_runner(CONFIG, 'test', checkpoint=checkpoint,
+                          work_dir=str(root / 'export_test'),
+                          cfg_options=_options(data),
+                          deploy_backend='openvino', openvino_threads=1,
+                          openvino_model=str(out / 'det.xml'),
+                          roi_head_openvino=True)
+    head = runner.model.roi_head.bbox_head
+    assert len(runtime_precision_report(head.compiled)['int8']) == 4
+    assert calibrated == []
+    # refused without --int8, and on a single-stage detector
+    assert main([CONFIG, checkpoint, str(out / 'x.onnx'), '--openvino',
+                 str(out / 'x.xml'), '--roi-head-openvino']) == 1
+    assert '--roi-head-openvino applies to --int8 only' in \
+        capsys.readouterr().err
+    assert main([OTHER_CONFIG, 'none.pth', str(out / 'y.onnx'), '--openvino',
+                 str(out / 'y.xml'), '--int8', '--roi-head-openvino',
+                 '--cfg-options', *options]) == 1
+    assert "export failed: the OpenVINO box head applies to two-stage " \
+        "detectors; model type 'SingleStageDetector' has no " \
+        "model.roi_head.bbox_head" in capsys.readouterr().err

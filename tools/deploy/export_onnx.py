@@ -1,7 +1,8 @@
 # Copyright (c) mmbnn contributors. All rights reserved.
 """Export a binary detector's network to ONNX and OpenVINO:
 ``python tools/deploy/export_onnx.py CONFIG CHECKPOINT OUT.onnx
-[--openvino OUT.xml [--int8] [--calib-images N] [--int8-scope S]]
+[--openvino OUT.xml [--int8] [--calib-images N] [--int8-scope S]
+[--roi-head-openvino]]
 [--shape H W] [--float] [--force] [--cfg-options k=v ...]``.
 
 The exported part is the backbone, the neck and the dense heads' raw
@@ -21,7 +22,11 @@ on ``--calib-images`` images of the config's test (or val) dataset; the
 binarized convs stay ``BinaryConvolution``. ``--int8-scope after_binary``
 (the default) quantizes only the real layers with no binarized layer
 downstream (the layers after the binary trunk), ``all`` every one. On an
-``_fp_`` config it gives the INT8 full-precision baseline.
+``_fp_`` config it gives the INT8 full-precision baseline. With
+``--roi-head-openvino`` a two-stage detector's RoI box head is quantized
+too, on the RoI features the INT8 network gives for the calibration
+images, and written as ``box_head_int8.xml`` beside OUT.xml, where
+``tools/test.py --openvino-model OUT.xml --roi-head-openvino`` finds it.
 """
 import argparse
 import os.path as osp
@@ -52,6 +57,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         'BinaryConvolution')
     add_int8_options(parser)
     parser.add_argument(
+        '--roi-head-openvino', action='store_true',
+        help='with --int8, two-stage detectors: also write the RoI box '
+        'head quantized to INT8 as box_head_int8.xml beside the IR')
+    parser.add_argument(
         '--shape', type=int, nargs=2, metavar=('H', 'W'),
         help='static input size (default: the test pipeline\'s resize '
         'scale, padded to the preprocessor\'s size divisor)')
@@ -77,7 +86,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     for flag, value in (('--calib-images', args.calib_images),
-                        ('--int8-scope', args.int8_scope)):
+                        ('--int8-scope', args.int8_scope),
+                        ('--roi-head-openvino', args.roi_head_openvino
+                         or None)):
         if value is not None and not args.int8:
             print(f'export failed: {flag} applies to --int8 only',
                   file=sys.stderr)
@@ -85,6 +96,11 @@ def main(argv=None) -> int:
     trust_mmengine_checkpoints()  # the training checkpoint is mmengine's
     from mmbnn.deploy import openvino as ovd
     try:
+        if args.roi_head_openvino:  # before anything is loaded
+            from mmbnn.deploy.loading import load_student_config
+            from mmbnn.deploy.openvino_roi_head import check_box_head_config
+            check_box_head_config(
+                load_student_config(args.config, args.cfg_options).model)
         model = ovd.load_detector(args.config, args.checkpoint,
                                   args.cfg_options, force=args.force)
         cfg = model.cfg if getattr(model, 'cfg', None) is not None else \
@@ -98,6 +114,8 @@ def main(argv=None) -> int:
                 args.calib_images or int8.DEFAULT_CALIB_IMAGES,
                 binary=not args.float,
                 scope=args.int8_scope or int8.DEFAULT_INT8_SCOPE)
+            if args.roi_head_openvino:
+                box_head = _export_box_head(model, cfg, args, info)
         else:
             info = ovd.export_onnx(model, args.out, shape,
                                    binary=not args.float)
@@ -136,7 +154,26 @@ def main(argv=None) -> int:
             print(f'INT8 ({info["int8"]["calib_images"]} calibration '
                   f'images, scope {info["int8"]["scope"]}): '
                   f'{format_precision_report(precision)}')
+        if args.roi_head_openvino:
+            head_report = runtime_precision_report(
+                ovd.compile_model(box_head, args.threads))
+            print(f'INT8 box head     : {osp.abspath(box_head)} '
+                  f'({format_precision_report(head_report)})')
     return 0
+
+
+def _export_box_head(model, cfg, args, info) -> str:
+    """The INT8 box head beside the INT8 IR, calibrated on the RoI
+    features the INT8 network gives for the network's calibration
+    images."""
+    from mmbnn.deploy import openvino as ovd
+    from mmbnn.deploy.openvino_roi_head import (BOX_HEAD_INT8_IR,
+                                                export_int8_box_head)
+    path = osp.join(osp.dirname(osp.abspath(args.openvino)),
+                    BOX_HEAD_INT8_IR)
+    detector = ovd.OpenVINODetector(model, args.openvino, args.threads)
+    export_int8_box_head(detector, cfg, info['int8']['calib_images'], path)
+    return path
 
 
 if __name__ == '__main__':
