@@ -95,6 +95,13 @@ def _box_head_of(detector: nn.Module) -> nn.Module:
     return detector.roi_head.bbox_head
 
 
+def _torch_box_head(detector: nn.Module) -> nn.Module:
+    """The PyTorch box head of the detector, also when an
+    :class:`OpenVINOBoxHead` stands in its place."""
+    head = _box_head_of(detector)
+    return getattr(head, 'torch_head', head)
+
+
 def check_box_head_config(model_cfg: dict) -> None:
     """Refuse, before anything is built, a model config without a single
     box head (what :func:`use_openvino_box_head` needs).
@@ -244,9 +251,7 @@ def export_int8_box_head(detector: nn.Module, cfg, num_images: int,
         openvino.Model: The INT8 box head network.
     """
     from .openvino_graph import save_openvino
-    head = _box_head_of(detector)
-    if isinstance(head, OpenVINOBoxHead):
-        head = head.torch_head
+    head = _torch_box_head(detector)
     feats = calibration_roi_features(detector, cfg, num_images, cap=cap)
     with tempfile.TemporaryDirectory() as tmp:
         model = build_box_head_network(head.eval(),
@@ -396,9 +401,7 @@ def use_openvino_box_head(detector: nn.Module, work_dir: Optional[str] = None,
             ``(cls_score, bbox_pred)``, or a ``network`` that does not fit
             the head.
     """
-    head = _box_head_of(detector)
-    if isinstance(head, OpenVINOBoxHead):
-        head = head.torch_head
+    head = _torch_box_head(detector)
     if network is not None:
         import openvino as ov
         model = ov.Core().read_model(network)
