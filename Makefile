@@ -64,11 +64,13 @@ $(STAMP): setup.py requirements/build.txt requirements/mminstall.txt requirement
 # The end-to-end demo trainings (tests/test_e2e) spend much of their time
 # waiting on one-thread training subprocesses: they run beside the rest of
 # the suite, their report printed after it; either failing fails the target.
+# Each report ends with its slowest tests (PYTEST_DURATIONS of them).
 E2E_LOG ?= $(VENV)/e2e-tests.log
+PYTEST_DURATIONS ?= 15
 test: $(STAMP)
 	@set -u; \
-	$(PY) -m pytest -p no:cacheprovider tests/test_e2e > $(E2E_LOG) 2>&1 & e2e_pid=$$!; \
-	$(PY) -m pytest -p no:cacheprovider tests --ignore=tests/test_e2e; rest=$$?; \
+	$(PY) -m pytest -p no:cacheprovider --durations=$(PYTEST_DURATIONS) tests/test_e2e > $(E2E_LOG) 2>&1 & e2e_pid=$$!; \
+	$(PY) -m pytest -p no:cacheprovider --durations=$(PYTEST_DURATIONS) tests --ignore=tests/test_e2e; rest=$$?; \
 	wait $$e2e_pid; e2e=$$?; \
 	echo "==== tests/test_e2e (run beside the rest; log: $(E2E_LOG)) ===="; \
 	cat $(E2E_LOG); \
