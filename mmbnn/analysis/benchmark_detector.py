@@ -542,9 +542,11 @@ def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
 
     A variant whose RoI box head runs on OpenVINO (``roi_head_openvino``)
     with a ``profiled_box_head`` has that network profiled too, on the RoI
-    features of its last call with RoIs (the last timed one): its layers
-    (named ``box_head/<layer>``) and times are added to the variant's
-    profile as one more part, and ``box_head_ms`` is their sum.
+    features of the first image of its last call with RoIs (the last timed
+    one; a :func:`prepare_batch` batch holds copies of one image, so each
+    image has the same number of RoIs): its layers (named
+    ``box_head/<layer>``) and times are added to the variant's profile as
+    one more part, and ``box_head_ms`` is their sum.
 
     Returns:
         dict: ``{variant name: profile}``, each also with
@@ -561,6 +563,9 @@ def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
         head = _submodule(model, 'roi_head.bbox_head')
         feats = getattr(head, 'last_input', None)
         if box_head is not None and feats is not None:
+            # the RoIs of the first image: those of a batch come image by
+            # image, the same number for each copy
+            feats = feats[:len(feats) // len(data['inputs'])]
             _add_part(profile, profile_network(box_head, [feats], runs),
                       'box_head')
         profile['binary_by_resolution'] = binary_by_resolution(profile)

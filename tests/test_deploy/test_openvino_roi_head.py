@@ -12,6 +12,7 @@ import runpy
 import sys
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -237,6 +238,34 @@ def test_profile_includes_box_head(binary_detector):
     assert profile['categories']['BinaryConvolution']['layers'] > 0
     assert '| of which RoI box head |' in format_profiles(
         dict(binary=profile))
+
+
+def test_profile_box_head_on_the_first_image(binary_detector, monkeypatch):
+    """With a batch of copies of one image, the box head is profiled on
+    the first image's RoIs, as the network is on the first image."""
+    import mmbnn.analysis.benchmark_detector as bench
+    detector, batch, feats = binary_detector
+    variant = _copy(detector)
+    head = use_openvino_box_head(variant, threads=1)
+    variant.profiled_network = compile_model(
+        osp.join(detector.export_dir, 'detector.onnx'), 1,
+        **{PERF_COUNT_KEY: True})
+    variant.profiled_box_head = compile_model(head.model, 1,
+                                              **{PERF_COUNT_KEY: True})
+    one_image = torch.cat(list(feats)).float().numpy()
+    head.last_input = np.concatenate([one_image] * 3)
+    batch3 = dict(inputs=batch['inputs'].repeat(3, 1, 1, 1))
+    shapes = []
+    original = bench.profile_network
+
+    def recording(compiled, inputs, runs=5):
+        shapes.append(inputs[0].shape)
+        return original(compiled, inputs, runs)
+
+    monkeypatch.setattr(bench, 'profile_network', recording)
+    profile_variants(dict(binary=(variant, batch3)), runs=1)
+    assert shapes[0][0] == 1
+    assert shapes[1] == one_image.shape
 
 
 def test_roi_head_openvino_refused_without_openvino(monkeypatch):
