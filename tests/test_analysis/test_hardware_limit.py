@@ -189,3 +189,54 @@ def test_hardware_limit_refused_without_openvino(monkeypatch):
         '--backend', 'openvino', '--hardware-limit', '--peak-repeats', '0'])
     with pytest.raises(SystemExit, match='--peak-repeats=0 must be >= 1'):
         main()
+
+
+def test_report_writes_limits_of_every_openvino_row(demo_variants, tmp_path,
+                                                    capsys):
+    """The tool's timing-and-report path with ``--hardware-limit``: every
+    OpenVINO row gets its network time, the limit from its own MACs and
+    the measured peaks, and ``--out`` holds rows and peaks."""
+    import json
+    from types import SimpleNamespace
+
+    from mmbnn.analysis.hardware_limit import measure_peaks as real_peaks
+    report = runpy.run_path(TOOL)['_run_and_report']
+    calls = []
+
+    def tiny_peaks(threads, repeats=10, **config):
+        calls.append(dict(threads=threads, repeats=repeats, **config))
+        return real_peaks(threads, conv_shapes=((16, 6, 6), ),
+                          fc_shapes=((4, 32, 16), ), repeats=repeats,
+                          warmup=0, **config)
+
+    report.__globals__['measure_peaks'] = tiny_peaks
+    variants = {name: demo_variants[name]
+                for name in ('FP32 (OpenVINO)', 'binary (OpenVINO)')}
+    data = variants['binary (OpenVINO)'][1]
+    out = tmp_path / 'bench.json'
+    args = SimpleNamespace(
+        image_size=[64, 64], repeats=1, warmup=0, order='interleaved',
+        proposals=None, profile=False, roi_head_openvino=False,
+        hardware_limit=True, peak_repeats=2, threads=1, out=str(out),
+        config=BINARY, fp_config=FP)
+    report(args, variants, data, 'FP32 (OpenVINO)', 'setup', dict(),
+           cpu_config=dict(CPU_DENORMALS_OPTIMIZATION=True))
+    assert calls == [dict(threads=1, repeats=2,
+                          CPU_DENORMALS_OPTIMIZATION=True)]
+    written = json.loads(out.read_text())
+    assert set(written['peaks']) == set(WORK_CATEGORIES)
+    rows = {row['name']: row for row in written['rows']}
+    assert set(rows) == set(variants)
+    for name, row in rows.items():
+        compiled = variants[name][0].network.compiled
+        expected = limit_fields(row['network_ms'], network_work(compiled),
+                                written['peaks'])
+        assert row['network_ms'] > 0
+        assert row['limit_ms'] == pytest.approx(expected['limit_ms'])
+        assert row['above_limit'] == pytest.approx(
+            row['network_ms'] / row['limit_ms'])
+    assert rows['binary (OpenVINO)']['gmacs']['BinaryConvolution'] > 0
+    assert rows['FP32 (OpenVINO)']['gmacs']['BinaryConvolution'] == 0
+    printed = capsys.readouterr().out
+    assert 'Machine limit per OpenVINO network' in printed
+    assert '| binary (OpenVINO) |' in printed.split('Machine limit')[1]
