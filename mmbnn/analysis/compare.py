@@ -304,7 +304,8 @@ def format_markdown(summary: Dict[str, Dict], command: str = '') -> str:
 
 def plot_summary(summary: Dict[str, Dict], path: str) -> None:
     """A PNG: score bars with std error bars, and the mean score-per-epoch
-    curve of every config (shaded: min-max over seeds)."""
+    curve of every config (shaded: min-max over seeds); a config has the
+    same colour in both."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -316,7 +317,8 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
     means = [summary[n]['score']['mean'] for n in names]
     stds = [summary[n]['score']['std'] for n in names]
     x = np.arange(len(names))
-    bars.bar(x, means, yerr=stds, capsize=4, color='tab:blue', alpha=0.8)
+    colors = [f'C{i % 10}' for i in range(len(names))]
+    bars.bar(x, means, yerr=stds, capsize=4, color=colors, alpha=0.8)
     for i, name in enumerate(names):
         per_seed = summary[name]['score']['per_seed']
         bars.scatter([i] * len(per_seed), per_seed, color='k', s=8, zorder=3)
@@ -324,7 +326,7 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
     bars.set_ylabel(f'{metric} (mean ± std over seeds)')
     bars.set_title(f'Final {metric}')
     bars.grid(axis='y', alpha=0.3)
-    for name in names:
+    for name, color in zip(names, colors):
         runs = [c for c in summary[name]['curves'] if c['epochs']]
         if not runs:
             continue
@@ -332,8 +334,9 @@ def plot_summary(summary: Dict[str, Dict], path: str) -> None:
         epochs = runs[0]['epochs'][:length]
         values = np.array([c['score'][:length] for c in runs])
         curves.plot(epochs, values.mean(0), marker='o', markersize=3,
-                    label=name)
-        curves.fill_between(epochs, values.min(0), values.max(0), alpha=0.15)
+                    label=name, color=color)
+        curves.fill_between(epochs, values.min(0), values.max(0),
+                            alpha=0.15, color=color)
     curves.set_xlabel('epoch')
     curves.set_ylabel(f'validation {metric} (mean over seeds)')
     curves.set_title(f'{metric} per epoch')
