@@ -19,6 +19,7 @@ without profiling; :func:`format_profiles` prints them per
 import os
 import statistics
 import time
+import warnings
 from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
@@ -565,7 +566,13 @@ def profile_variants(variants: Dict[str, Tuple[nn.Module, dict]],
         if box_head is not None and feats is not None:
             # the RoIs of the first image: those of a batch come image by
             # image, the same number for each copy
-            feats = feats[:len(feats) // len(data['inputs'])]
+            images = len(data['inputs'])
+            if len(feats) % images == 0:
+                feats = feats[:len(feats) // images]
+            else:
+                warnings.warn(f'{name}: {len(feats)} RoIs do not split '
+                              f'evenly over {images} images; the box head '
+                              'is profiled on all of them')
             _add_part(profile, profile_network(box_head, [feats], runs),
                       'box_head')
         profile['binary_by_resolution'] = binary_by_resolution(profile)

@@ -3,10 +3,12 @@
 MAC counts read off OpenVINO execution graphs against the formulas, the
 1-bit / INT8 / FP32 split of the demo networks, the IR sizes, the limit
 arithmetic, the peak layers and the refusal without --backend openvino."""
+import json
 import math
 import os.path as osp
 import runpy
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -192,27 +194,30 @@ def test_hardware_limit_refused_without_openvino(monkeypatch):
 
 
 def test_report_writes_limits_of_every_openvino_row(demo_variants, tmp_path,
-                                                    capsys):
+                                                    capsys, monkeypatch):
     """The tool's timing-and-report path with ``--hardware-limit``: every
-    OpenVINO row gets its network time, the limit from its own MACs and
-    the measured peaks, and ``--out`` holds rows and peaks."""
-    import json
-    from types import SimpleNamespace
-
-    from mmbnn.analysis.hardware_limit import measure_peaks as real_peaks
+    OpenVINO row gets its network time and the limit from its own MACs at
+    the measured peaks, a PyTorch row none, and ``--out`` holds rows and
+    peaks."""
     report = runpy.run_path(TOOL)['_run_and_report']
     calls = []
 
     def tiny_peaks(threads, repeats=10, **config):
         calls.append(dict(threads=threads, repeats=repeats, **config))
-        return real_peaks(threads, conv_shapes=((16, 6, 6), ),
-                          fc_shapes=((4, 32, 16), ), repeats=repeats,
-                          warmup=0, **config)
+        return measure_peaks(threads, conv_shapes=((16, 6, 6), ),
+                             fc_shapes=((4, 32, 16), ), repeats=repeats,
+                             warmup=0, **config)
 
-    report.__globals__['measure_peaks'] = tiny_peaks
+    monkeypatch.setitem(report.__globals__, 'measure_peaks', tiny_peaks)
     variants = {name: demo_variants[name]
                 for name in ('FP32 (OpenVINO)', 'binary (OpenVINO)')}
     data = variants['binary (OpenVINO)'][1]
+    from mmengine.registry import DefaultScope, init_default_scope
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    variants['binary (PyTorch)'] = (build_detector(load_config(BINARY)).eval(),
+                                    data)
+    DefaultScope._instance_dict.clear()
     out = tmp_path / 'bench.json'
     args = SimpleNamespace(
         image_size=[64, 64], repeats=1, warmup=0, order='interleaved',
@@ -227,14 +232,17 @@ def test_report_writes_limits_of_every_openvino_row(demo_variants, tmp_path,
     assert set(written['peaks']) == set(WORK_CATEGORIES)
     rows = {row['name']: row for row in written['rows']}
     assert set(rows) == set(variants)
+    assert 'limit_ms' not in rows.pop('binary (PyTorch)')
+    peaks = written['peaks']
     for name, row in rows.items():
-        compiled = variants[name][0].network.compiled
-        expected = limit_fields(row['network_ms'], network_work(compiled),
-                                written['peaks'])
+        work = network_work(variants[name][0].network.compiled)
+        # each category's MACs at its peak MAC/s, in ms
+        limit = sum(macs / peaks[category]['mac_per_s'] * 1e3
+                    for category, macs in work.items() if macs)
         assert row['network_ms'] > 0
-        assert row['limit_ms'] == pytest.approx(expected['limit_ms'])
+        assert row['limit_ms'] == pytest.approx(limit)
         assert row['above_limit'] == pytest.approx(
-            row['network_ms'] / row['limit_ms'])
+            row['network_ms'] / limit)
     assert rows['binary (OpenVINO)']['gmacs']['BinaryConvolution'] > 0
     assert rows['FP32 (OpenVINO)']['gmacs']['BinaryConvolution'] == 0
     printed = capsys.readouterr().out

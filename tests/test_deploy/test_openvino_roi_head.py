@@ -252,9 +252,15 @@ def test_profile_box_head_on_the_first_image(binary_detector, monkeypatch):
         **{PERF_COUNT_KEY: True})
     variant.profiled_box_head = compile_model(head.model, 1,
                                               **{PERF_COUNT_KEY: True})
+    batch3 = dict(inputs=batch['inputs'].repeat(3, 1, 1, 1),
+                  data_samples=[copy.deepcopy(batch['data_samples'][0])
+                                for _ in range(3)])
+    with torch.no_grad():
+        variant.predict(batch3['inputs'], batch3['data_samples'])
+    # the head ran once on the RoIs of all three copies, image by image
     one_image = torch.cat(list(feats)).float().numpy()
-    head.last_input = np.concatenate([one_image] * 3)
-    batch3 = dict(inputs=batch['inputs'].repeat(3, 1, 1, 1))
+    np.testing.assert_allclose(head.last_input,
+                               np.concatenate([one_image] * 3), atol=1e-4)
     shapes = []
     original = bench.profile_network
 

@@ -5,7 +5,8 @@
 # classification config applies them with
 #   optim_wrapper = {{_base_.sgd_cosine_optim_wrapper}}
 #   param_scheduler = {{_base_.sgd_cosine_param_scheduler}}
-# (cosine over the base's max_epochs: set ``sgd_cosine_epochs`` to match).
+# The cosine spans sgd_cosine_epochs (6, GlyphCls); over a schedule of
+# another length, set param_scheduler[1].end in the config as well.
 sgd_cosine_epochs = 6
 sgd_cosine_optim_wrapper = dict(
     _delete_=True,
